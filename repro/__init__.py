@@ -1,0 +1,1 @@
+"""Shared library of the reproduction pipeline. Stages import it; it never imports stages."""

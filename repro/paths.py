@@ -1,0 +1,23 @@
+"""The one module that knows where things live. Everything else asks here."""
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+RUNTIME = ROOT / ".runtime"
+WHEEL_CACHE = ROOT / ".cache" / "wheels"
+
+SEEDS = ROOT.parent / "shared" / "seeds"
+
+RESULTS = ROOT / "results"
+PUBLISHED = RESULTS / "published"
+PUBLISHED_INDEX = PUBLISHED / "index.csv"
+
+ARTIFACTS = ROOT / "artifacts"
+TRITON_REPOS = ROOT / "triton_repos"
+
+
+def results_dir(profile: str) -> Path:
+    """Measured results of one GPU profile (``results/<profile>/``)."""
+    return RESULTS / profile
