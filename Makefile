@@ -14,8 +14,10 @@ export DVC_NO_ANALYTICS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 export PYTHONPATH := $(CURDIR)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+DVC         := $(VENV)/bin/dvc
 
-.PHONY: help setup doctor test published show-published lock clean-env
+.PHONY: help setup doctor test published show-published lock clean-env deploy check-determinism bench
 
 help: ## List the public targets
 	@echo "Usage: make <target> [VAR=value]"
@@ -32,6 +34,18 @@ $(VENV)/.installed: requirements.lock
 
 $(RUNTIME)/RUNTIME.json: $(VENV)/.installed repro/runtime.py
 	@$(PY) -m repro.runtime --dest $(RUNTIME) --cache .cache/wheels
+
+deploy: deploy-cpu ## The main job: the pipeline on the cpu profile (= make deploy-cpu)
+
+deploy-%: setup ## Run the pipeline for one profile (cpu, h100; a100/a30/t4/v100/a40 inside their containers)
+	@$(PY) -m repro.select_profile $*
+	@$(DVC) repro
+
+check-determinism: setup ## Re-run data..repos from scratch and check every output is byte-identical (dvc.lock hashes)
+	@$(PY) -m repro.determinism
+
+bench: setup ## Print cold pipeline time, no-op repro time and the cpu DLRM offline table
+	@$(PY) -m repro.bench
 
 doctor: setup ## Print versions of TF, tf2onnx, ORT, DVC, Triton server, perf_analyzer and the GPU; fail if broken
 	@$(PY) -m repro.doctor

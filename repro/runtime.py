@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -96,11 +97,20 @@ class Runtime:
         env = dict(os.environ if base is None else base)
         bin_dir = python_bin_dir or Path(sys.executable).parent
         env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
-        env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [str(self.lib_dir), env.get("LD_LIBRARY_PATH")]))
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [*python_lib_dirs(), str(self.lib_dir),
+                                                                env.get("LD_LIBRARY_PATH")]))
         return env
 
     def versions(self) -> dict[str, str]:
         return json.loads(self.manifest.read_text())
+
+
+def python_lib_dirs() -> list[str]:
+    """The running interpreter's own libpython directory, so the backend stub links the same
+    Python build as the environment (not another build of the same version found system-wide)."""
+    libdir = sysconfig.get_config_var("LIBDIR")
+    soname = f"libpython{sys.version_info.major}.{sys.version_info.minor}.so.1.0"
+    return [libdir] if libdir and (Path(libdir) / soname).exists() else []
 
 
 def sha256_of(path: Path) -> str:

@@ -37,6 +37,7 @@ STYLES: dict[str, Style] = {
                              "Inferences/second": "r1"}, default="r3"),
     "resnet_online": Style({"Concurrent client requests": "int", "Inferences/second": "r1"}, default="r3"),
     "hps_benchmark": Style({"Speedup - FP16 TRT with HPS to Native TF": "f2"}, default="int", tablefmt="github"),
+    "native_benchmark": Style({"Speedup - HPS-file ensemble to Native TF": "f2"}, default="int", tablefmt="github"),
 }
 FLOATFMT = {"sci": ".2e", "f2": ".2f", "r1": "g", "r3": "g", "int": "g", "text": "g"}
 

@@ -1,0 +1,102 @@
+"""Triton model configurations, written with Triton's own model_config protobuf (text_format
+writes config.pbtxt; tests parse it back). One builder per kind of model; no string templates."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as mc
+
+NUM_TABLES, NUM_NUMERICAL = 26, 13
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    dtype: str   # model_config DataType name without TYPE_, e.g. "FP32"
+    dims: tuple[int, ...]
+
+
+CATEGORICAL = Tensor("categorical_features", "INT32", (NUM_TABLES,))
+NUMERICAL = Tensor("numerical_features", "FP32", (NUM_NUMERICAL,))
+OUTPUT = Tensor("output", "FP32", (1,))
+
+
+def lookup_tensor(dim: int) -> Tensor:
+    return Tensor("lookup_vectors", "FP32", (NUM_TABLES, dim))
+
+
+def add_tensors(field, tensors: list[Tensor]) -> None:
+    for t in tensors:
+        field.add(name=t.name, data_type=mc.DataType.Value(f"TYPE_{t.dtype}"), dims=list(t.dims))
+
+
+def base_config(name: str, max_batch_size: int, inputs: list[Tensor], outputs: list[Tensor]) -> mc.ModelConfig:
+    config = mc.ModelConfig(name=name, max_batch_size=max_batch_size)
+    add_tensors(config.input, inputs)
+    add_tensors(config.output, outputs)
+    return config
+
+
+def add_instances(config: mc.ModelConfig, count: int, kind: str) -> None:
+    group = config.instance_group.add(count=count, kind=mc.ModelInstanceGroup.Kind.Value(kind))
+    if kind == "KIND_GPU":
+        group.gpus.append(0)
+
+
+def python_model(name: str, max_batch_size: int, inputs: list[Tensor], outputs: list[Tensor], instances: int,
+                 kind: str, parameters: dict[str, str]) -> mc.ModelConfig:
+    config = base_config(name, max_batch_size, inputs, outputs)
+    config.backend = "python"
+    add_instances(config, instances, kind)
+    for key, value in sorted(parameters.items()):
+        config.parameters[key].string_value = value
+    return config
+
+
+def tf_savedmodel(name: str, max_batch_size: int, inputs: list[Tensor], outputs: list[Tensor],
+                  instances: int) -> mc.ModelConfig:
+    """Upstream TF sparse submodel: tensorflow_savedmodel with the gpu_io accelerator."""
+    config = base_config(name, max_batch_size, inputs, outputs)
+    config.platform = "tensorflow_savedmodel"
+    config.optimization.execution_accelerators.gpu_execution_accelerator.add(name="gpu_io")
+    add_instances(config, instances, "KIND_GPU")
+    return config
+
+
+def hps_sparse(name: str, max_batch_size: int, instances: int) -> mc.ModelConfig:
+    """Upstream HPS sparse submodel (backend "hps"; its parameter-server JSON is passed at server start)."""
+    config = base_config(name, max_batch_size, [Tensor("KEYS", "INT64", (-1,)), Tensor("NUMKEYS", "INT32", (-1,))],
+                         [Tensor("OUTPUT0", "FP32", (-1,))])
+    config.backend = "hps"
+    add_instances(config, instances, "KIND_GPU")
+    return config
+
+
+def tensorrt_dense(name: str, max_batch_size: int, inputs: list[Tensor], instances: int) -> mc.ModelConfig:
+    """Upstream dense submodel: TensorRT engine with CUDA graphs ("Capture CUDA Graph: Enabled")."""
+    config = base_config(name, max_batch_size, inputs, [OUTPUT])
+    config.backend = "tensorrt"
+    config.optimization.cuda.graphs = True
+    add_instances(config, instances, "KIND_GPU")
+    return config
+
+
+def ensemble(name: str, max_batch_size: int, inputs: list[Tensor], outputs: list[Tensor],
+             steps: list[tuple[str, dict[str, str], dict[str, str]]]) -> mc.ModelConfig:
+    """steps: (model name, {model input: ensemble tensor}, {model output: ensemble tensor})."""
+    config = base_config(name, max_batch_size, inputs, outputs)
+    config.platform = "ensemble"
+    for model_name, input_map, output_map in steps:
+        step = config.ensemble_scheduling.step.add(model_name=model_name, model_version=-1)
+        step.input_map.update(input_map)
+        step.output_map.update(output_map)
+    return config
+
+
+def to_pbtxt(config: mc.ModelConfig) -> str:
+    return text_format.MessageToString(config)
+
+
+def from_pbtxt(text: str) -> mc.ModelConfig:
+    return text_format.Parse(text, mc.ModelConfig())

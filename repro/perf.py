@@ -1,0 +1,147 @@
+"""Measure with the real perf_analyzer and normalise its CSV into the published schema.
+
+perf_analyzer can exit 0 without a stable measurement, so stability is read from its output; an
+unstable run is retried with a window twice as long, a bounded number of times, and a row that
+never stabilises is kept but marked ``stable=False``.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from repro.criteo import Split
+from repro.runtime import Runtime
+from repro.tables import DLRM_COLUMNS, PERF_COMPONENTS
+
+UNSTABLE_MARKERS = ("Failed to obtain stable measurement", "Please use a larger time window")
+PA_COLUMNS = ["Concurrency", "Inferences/Second", *PERF_COMPONENTS, "p50 latency", "p90 latency", "p95 latency",
+              "p99 latency"]
+
+
+class PerfError(RuntimeError):
+    """perf_analyzer failed for a reason other than instability (server gone, bad model, ...)."""
+
+
+@dataclass(frozen=True)
+class PerfSettings:
+    concurrency: int
+    interval_ms: int
+    stability_percentage: float
+    max_trials: int
+    retries: int
+    protocol: str = "grpc"
+
+    @classmethod
+    def from_params(cls, params: dict) -> "PerfSettings":
+        p = params["perf"]
+        return cls(p["concurrency"], p["measurement_interval_ms"], p["stability_percentage"], p["max_trials"],
+                   p["retries"])
+
+
+@dataclass(frozen=True)
+class Measurement:
+    model: str
+    batch: int
+    csv: Path
+    stable: bool
+    attempts: int
+    interval_ms: int
+    log: Path
+
+
+def write_input_data(split: Split, path: Path, samples: int = 256) -> None:
+    """perf_analyzer real input data (batch-1 entries) from the test split: in-range category ids."""
+    data = [{"categorical_features": {"content": split.categorical[i].astype(int).tolist(), "shape": [26]},
+             "numerical_features": {"content": [round(float(v), 4) for v in split.numerical[i]], "shape": [13]}}
+            for i in range(min(samples, len(split)))]
+    path.write_text(json.dumps({"data": data}))
+
+
+def perf_command(runtime: Runtime, model: str, url: str, batch: int, csv: Path, input_data: Path,
+                 s: PerfSettings, interval_ms: int) -> list[str]:
+    return [str(runtime.perf_analyzer), "-m", model, "-u", url, "-i", s.protocol, "-b", str(batch),
+            "--concurrency-range", f"{s.concurrency}:{s.concurrency}", "--shared-memory", "system",
+            "--output-shared-memory-size", str(max(524288, 4 * batch)), "--input-data", str(input_data),
+            "--measurement-mode", "time_windows", "--measurement-interval", str(interval_ms),
+            "--stability-percentage", str(s.stability_percentage), "--max-trials", str(s.max_trials),
+            "--verbose-csv", "-f", str(csv)]
+
+
+def is_stable(output: str) -> bool:
+    return not any(marker in output for marker in UNSTABLE_MARKERS)
+
+
+def measure(runtime: Runtime, model: str, url: str, batch: int, out_dir: Path, input_data: Path,
+            s: PerfSettings, timeout_s: float = 600) -> Measurement:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv, log = out_dir / f"{model}_b{batch}.csv", out_dir / f"{model}_b{batch}.log"
+    interval = s.interval_ms
+    for attempt in range(1, int(s.retries) + 2):
+        cmd = perf_command(runtime, model, url, batch, csv, input_data, s, interval)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=runtime.env(), timeout=timeout_s)
+        output = proc.stdout + proc.stderr
+        log.write_text(" ".join(cmd) + "\n\n" + output)
+        stable = is_stable(output)
+        if proc.returncode != 0 and stable:
+            raise PerfError(f"perf_analyzer failed for {model} batch {batch} (exit {proc.returncode}); "
+                            f"see {log}:\n" + "\n".join(output.strip().splitlines()[-5:]))
+        if stable and csv.exists():
+            return Measurement(model, batch, csv, True, attempt, interval, log)
+        interval *= 2
+    if not csv.exists():
+        raise PerfError(f"perf_analyzer never produced a measurement for {model} batch {batch}; see {log}")
+    return Measurement(model, batch, csv, False, int(s.retries) + 1, interval // 2, log)
+
+
+def read_pa_csv(path: Path) -> pd.DataFrame:
+    frame = pd.read_csv(path)
+    missing = [c for c in PA_COLUMNS if c not in frame.columns]
+    if missing:
+        raise PerfError(f"{path}: perf_analyzer CSV lacks columns {missing}")
+    return frame
+
+
+def normalise(measurement: Measurement) -> dict:
+    """One published-schema row (µs, as perf_analyzer reports) plus how it was measured."""
+    row = read_pa_csv(measurement.csv).iloc[0]
+    out = {"Batch": measurement.batch, **{c: float(row[c]) for c in PA_COLUMNS}}
+    out["Concurrency"] = int(row["Concurrency"])
+    out["avg latency"] = float(sum(row[c] for c in PERF_COMPONENTS))  # published: sum of the 7 components
+    out.update({"stable": measurement.stable, "attempts": measurement.attempts,
+                "measurement_interval_ms": measurement.interval_ms})
+    return out
+
+
+def measured_frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    ordered = DLRM_COLUMNS + [c for c in frame.columns if c not in DLRM_COLUMNS]
+    return frame[ordered].sort_values("Batch", kind="stable").reset_index(drop=True)
+
+
+COMPOSING = re.compile(r"^\s{2}(\S+), version: (\d+)\n(?:.*\n)*?\s+Avg request latency: \d+ usec \(overhead (\d+) usec "
+                       r"\+ queue (\d+) usec \+ compute input (\d+) usec \+ compute infer (\d+) usec "
+                       r"\+ compute output (\d+) usec\)", re.MULTILINE)
+
+
+def composing_breakdown(measurement: Measurement) -> list[dict]:
+    """Per-composing-model server times of an ensemble run, read from perf_analyzer's report
+    (the sparse/dense breakdown; version 2.51 prints it rather than writing per-model CSVs)."""
+    text = measurement.log.read_text()
+    text = text[text.find("Composing models:"):] if "Composing models:" in text else ""
+    return [{"Batch": measurement.batch, "model": m[0], "Overhead": int(m[2]), "Server Queue": int(m[3]),
+             "Server Compute Input": int(m[4]), "Server Compute Infer": int(m[5]), "Server Compute Output": int(m[6])}
+            for m in COMPOSING.findall(text)]
+
+
+def round_published(frame: pd.DataFrame) -> pd.DataFrame:
+    """Integer µs and 3 significant digits of throughput, as the published DLRM tables print."""
+    out = frame.copy()
+    for column in DLRM_COLUMNS[3:]:
+        out[column] = np.round(out[column]).astype(int)
+    return out

@@ -1,0 +1,165 @@
+"""The `tiny` preset through every stage: real TensorFlow, tf2onnx, ONNX Runtime, the real Triton
+server and the real perf_analyzer. Runs in a temporary directory; the repo's results are untouched."""
+from __future__ import annotations
+
+import json
+import signal
+
+import pandas as pd
+import pytest
+import yaml
+
+from repro import paths
+from repro.model_config import from_pbtxt
+from repro.tables import DLRM_COLUMNS
+from stages import accuracy, convert, data, engine, native, perf, repos, tables, train
+
+pytestmark = pytest.mark.e2e
+
+
+def tiny_params(tmp_path):
+    params = yaml.safe_load((paths.ROOT / "params.yaml").read_text())
+    params["data"]["preset"] = "tiny"
+    params["train"]["models"] = ["dlrm"]
+    params["perf"].update(batch_sizes=[64, 256], measurement_interval_ms=500, max_trials=4, retries=1)
+    params["native"].update(models=["dlrm"], batch_sizes=[64])
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("pipeline")
+    p = tiny_params(tmp)
+    d = {k: tmp / k for k in ("data", "train", "convert", "engine", "repos", "results")}
+    assert data.main(["--params", str(p), "--out", str(d["data"])]) == 0
+    assert train.main(["--params", str(p), "--model", "dlrm", "--data", str(d["data"]), "--out",
+                       str(d["train"] / "dlrm"), "--metrics", str(d["results"] / "train" / "dlrm.json")]) == 0
+    assert convert.main(["--params", str(p), "--model", "dlrm", "--checkpoint", str(d["train"] / "dlrm"), "--data",
+                         str(d["data"]), "--out", str(d["convert"] / "dlrm"), "--report",
+                         str(d["results"] / "convert" / "dlrm.json")]) == 0
+    assert engine.main(["--params", str(p), "--model", "dlrm", "--onnx", str(d["convert"] / "dlrm" / "dense.onnx"),
+                        "--out", str(d["engine"] / "dlrm")]) == 0
+    assert repos.main(["--params", str(p), "--converted", str(d["convert"]), "--engines", str(d["engine"]),
+                       "--out", str(d["repos"])]) == 0
+    assert accuracy.main(["--params", str(p), "--repos", str(d["repos"]), "--data", str(d["data"]),
+                          "--train-metrics", str(d["results"] / "train"),
+                          "--out", str(d["results"] / "cpu" / "accuracy.json")]) == 0
+    assert perf.main(["--params", str(p), "--repos", str(d["repos"]), "--data", str(d["data"]), "--out",
+                      str(d["results"] / "cpu" / "perf")]) == 0
+    assert native.main(["--params", str(p), "--repos", str(d["repos"]), "--data", str(d["data"]), "--out",
+                        str(d["results"] / "cpu" / "native")]) == 0
+    assert tables.main(["--params", str(p), "--perf", str(d["results"] / "cpu" / "perf"), "--native",
+                        str(d["results"] / "cpu" / "native"), "--accuracy", str(d["results"] / "cpu" / "accuracy.json"),
+                        "--out", str(d["results"] / "cpu" / "tables")]) == 0
+    return d, p
+
+
+def test_trained_model_is_better_than_chance(run):
+    d, _ = run
+    assert json.loads((d["results"] / "train" / "dlrm.json").read_text())["test_auc_tf"] > 0.6
+
+
+def test_onnx_matches_tensorflow(run):
+    d, _ = run
+    assert json.loads((d["results"] / "convert" / "dlrm.json").read_text())["onnx_vs_tf_max_abs_diff"] < 1e-5
+
+
+def test_engine_skipped_with_reason_not_faked(run):
+    d, _ = run
+    skipped = json.loads((d["engine"] / "dlrm" / "SKIPPED.json").read_text())
+    assert "TensorRT" in skipped["reason"] and skipped["command"][0] == "trtexec"
+    assert not (d["engine"] / "dlrm" / "model.plan").exists()
+    assert not (d["repos"] / "container" / "dlrm_dense" / "1" / "model.plan").exists()
+
+
+def test_every_config_parses_back_with_tritons_protobuf(run):
+    d, _ = run
+    configs = {c.parent.name: from_pbtxt(c.read_text()) for c in d["repos"].rglob("config.pbtxt")}
+    assert configs["dlrm_tf"].platform == "ensemble" and len(configs["dlrm_tf"].ensemble_scheduling.step) == 2
+    assert configs["dlrm_sparse"].platform == "tensorflow_savedmodel"
+    assert configs["dlrm_sparse"].optimization.execution_accelerators.gpu_execution_accelerator[0].name == "gpu_io"
+    assert configs["dlrm_dense"].backend in ("python", "tensorrt")
+    container_dense = from_pbtxt((d["repos"] / "container" / "dlrm_dense" / "config.pbtxt").read_text())
+    assert container_dense.backend == "tensorrt" and container_dense.optimization.cuda.graphs
+    assert configs["dlrm_hps_sparse"].backend == "hps"
+
+
+def test_hps_json_and_files(run):
+    d, _ = run
+    ps = json.loads((d["repos"] / "container" / "dlrm_hps_sparse" / "sparse.json").read_text())
+    assert ps["supportlonglong"] is True and ps["models"][0]["embedding_table_names"] == ["sparse_embedding0"]
+    table = d["convert"] / "dlrm" / "hps" / "sparse_embedding0"
+    rows = (table / "key").stat().st_size // 8
+    assert (table / "emb_vector").stat().st_size == rows * 128 * 4
+
+
+def test_served_auc_matches_tensorflow(run):
+    d, _ = run
+    report = json.loads((d["results"] / "cpu" / "accuracy.json").read_text())
+    assert set(report["models"]) == {"dlrm_tf", "dlrm_hps", "dlrm_native_tf"}
+    assert all(m["passed"] for m in report["models"].values())
+
+
+def test_perf_csv_in_published_schema_with_labels(run):
+    d, _ = run
+    frame = pd.read_csv(d["results"] / "cpu" / "perf" / "dlrm_hps.csv")
+    assert list(frame.columns[: len(DLRM_COLUMNS)]) == DLRM_COLUMNS
+    assert frame["Batch"].tolist() == [64, 256]
+    components = frame[DLRM_COLUMNS[3:10]].sum(axis=1)
+    assert (abs(frame["avg latency"] - components) < 1e-6).all()
+    assert frame["engine"].str.contains("HPS-file").all() and not frame["engine"].str.contains("TensorRT").any()
+    assert (frame["precision"] == "FP32").all() and frame["device"].str.startswith("CPU").all()
+    assert (d["results"] / "cpu" / "perf" / "raw" / "dlrm_hps" / "dlrm_hps_b64.csv").exists()
+    breakdown = pd.read_csv(d["results"] / "cpu" / "perf" / "dlrm_breakdown.csv")
+    assert {"dlrm_sparse_hps", "dlrm_dense"} <= set(breakdown["model"])
+
+
+def test_tables_plots_provenance(run):
+    d, _ = run
+    out = d["results"] / "cpu" / "tables"
+    text = (out / "dlrm_tf.md").read_text()
+    assert text.startswith("#### Offline: DLRM on CPU") and "ONNX Runtime" in text and "|    |   Batch |" in text
+    assert (out / "dlrm_throughput.svg").read_text().lstrip().startswith("<?xml")
+    prov = json.loads((out / "dlrm_tf.provenance.json").read_text())
+    assert {"commit", "versions", "device", "engine", "measurement", "dvc_lock"} <= set(prov)
+    assert "Speedup" in (out / "dlrm_native_vs_ensemble.md").read_text()
+
+
+def test_server_killed_during_perf_fails_and_keeps_earlier_results(run, monkeypatch):
+    d, p = run
+    out = d["results"] / "cpu" / "perf"
+    before = (out / "dlrm_tf.csv").read_bytes()
+    import repro.measure as measure_module
+    real_measure = measure_module.measure
+
+    def kill_then_measure(runtime, model, url, *args, **kwargs):
+        import os
+        for pid in [int(x) for x in os.listdir("/proc") if x.isdigit()]:
+            try:
+                cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+            except OSError:
+                continue
+            if cmd and cmd[0].endswith(b"tritonserver") and any(str(d["repos"]).encode() in c for c in cmd):
+                os.kill(pid, signal.SIGKILL)
+        return real_measure(runtime, model, url, *args, **kwargs)
+
+    monkeypatch.setattr(measure_module, "measure", kill_then_measure)
+    assert perf.main(["--params", str(p), "--repos", str(d["repos"]), "--data", str(d["data"]), "--out", str(out)]) == 2
+    assert (out / "dlrm_tf.csv").read_bytes() == before
+
+
+def test_model_that_fails_to_load_is_a_clear_error(run, tmp_path, capsys):
+    d, p = run
+    broken = tmp_path / "repos"
+    import shutil
+    shutil.copytree(d["repos"], broken)
+    (broken / "local" / "dlrm_dense" / "1" / "model.onnx").write_bytes(b"not an onnx file")
+    out = d["results"] / "cpu" / "accuracy.json"
+    before = out.read_bytes()
+    assert accuracy.main(["--params", str(p), "--repos", str(broken), "--data", str(d["data"]),
+                          "--train-metrics", str(d["results"] / "train"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Triton server exited" in err and "dlrm_dense" in err
+    assert out.read_bytes() == before
