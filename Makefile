@@ -17,7 +17,11 @@ export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DVC         := $(VENV)/bin/dvc
 
-.PHONY: help setup doctor test published show-published lock clean-env deploy check-determinism bench
+.PHONY: help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
+
+GPU  ?= cpu
+BASE ?=
+HEAD ?=
 
 help: ## List the public targets
 	@echo "Usage: make <target> [VAR=value]"
@@ -46,6 +50,13 @@ check-determinism: setup ## Re-run data..repos from scratch and check every outp
 
 bench: setup ## Print cold pipeline time, no-op repro time and the cpu DLRM offline table
 	@$(PY) -m repro.bench
+
+compare: setup ## Compare results across commits: make compare BASE=<rev> [HEAD=<rev>] [GPU=cpu]; exit 1 if worse
+	@test -n "$(BASE)" || { echo "compare: set BASE=<git revision>, e.g. make compare BASE=HEAD~1" >&2; exit 2; }
+	@$(PY) -m repro.compare_cli revisions --base "$(BASE)" $(if $(HEAD),--head "$(HEAD)") --gpu "$(GPU)"
+
+compare-published: setup ## Each measured table next to its published counterparts, with ratios: make compare-published GPU=cpu
+	@$(PY) -m repro.compare_cli published --gpu "$(GPU)"
 
 doctor: setup ## Print versions of TF, tf2onnx, ORT, DVC, Triton server, perf_analyzer and the GPU; fail if broken
 	@$(PY) -m repro.doctor

@@ -2,6 +2,7 @@
 each model and batch size, stop the server whatever happens."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from repro import paths
@@ -29,5 +30,8 @@ def measure_models(names: list[str], repository: Path, out: Path, input_data: Pa
                 progress("perf", f"{name} batch {batch}: {row['Inferences/Second']:.4g} infer/s, "
                                  f"p99 {row['p99 latency']:.0f} us{'' if m.stable else ' (UNSTABLE after retries)'}")
                 rows[name].append(row)
+                samples = out / "samples" / f"{name}_b{batch}.json"
+                samples.parent.mkdir(parents=True, exist_ok=True)
+                samples.write_text(json.dumps(m.samples) + "\n")
                 breakdown += [{"ensemble": name, **b} for b in composing_breakdown(m)]
     return rows, breakdown

@@ -53,6 +53,30 @@ class Measurement:
     attempts: int
     interval_ms: int
     log: Path
+    samples: dict[str, list[float]]
+
+
+MAX_LATENCY_SAMPLES = 2000
+
+
+def samples_from_export(path: Path, batch: int) -> dict[str, list[float]]:
+    """Repeated samples of one measurement from perf_analyzer's profile export: throughput of each
+    measurement window (infer/s) and per-request latencies (µs, evenly thinned to at most 2000)."""
+    try:
+        experiment = json.loads(path.read_text())["experiments"][-1]
+    except (FileNotFoundError, json.JSONDecodeError, KeyError, IndexError):
+        return {}  # perf_analyzer leaves no usable export after an unstable run: no samples, said as such
+    requests = [(r["timestamp"], r["response_timestamps"][-1]) for r in experiment.get("requests", [])
+                if r.get("response_timestamps")]
+    bounds = experiment.get("window_boundaries") or []
+    throughput = []
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        done = sum(1 for _, t in requests if start <= t < end)
+        if end > start and done:
+            throughput.append(round(done * batch / ((end - start) / 1e9), 3))
+    latencies = [(t - s0) / 1e3 for s0, t in requests]
+    step = max(1, len(latencies) // MAX_LATENCY_SAMPLES)
+    return {"throughput": throughput, "latency_us": [round(v, 1) for v in latencies[::step]]}
 
 
 def write_input_data(split: Split, path: Path, samples: int = 256) -> None:
@@ -70,7 +94,7 @@ def perf_command(runtime: Runtime, model: str, url: str, batch: int, csv: Path, 
             "--output-shared-memory-size", str(max(524288, 4 * batch)), "--input-data", str(input_data),
             "--measurement-mode", "time_windows", "--measurement-interval", str(interval_ms),
             "--stability-percentage", str(s.stability_percentage), "--max-trials", str(s.max_trials),
-            "--verbose-csv", "-f", str(csv)]
+            "--verbose-csv", "-f", str(csv), "--profile-export-file", str(csv.with_suffix(".export.json"))]
 
 
 def is_stable(output: str) -> bool:
@@ -92,11 +116,19 @@ def measure(runtime: Runtime, model: str, url: str, batch: int, out_dir: Path, i
             raise PerfError(f"perf_analyzer failed for {model} batch {batch} (exit {proc.returncode}); "
                             f"see {log}:\n" + "\n".join(output.strip().splitlines()[-5:]))
         if stable and csv.exists():
-            return Measurement(model, batch, csv, True, attempt, interval, log)
+            return Measurement(model, batch, csv, True, attempt, interval, log, take_samples(csv, batch))
         interval *= 2
     if not csv.exists():
         raise PerfError(f"perf_analyzer never produced a measurement for {model} batch {batch}; see {log}")
-    return Measurement(model, batch, csv, False, int(s.retries) + 1, interval // 2, log)
+    return Measurement(model, batch, csv, False, int(s.retries) + 1, interval // 2, log, take_samples(csv, batch))
+
+
+def take_samples(csv: Path, batch: int) -> dict[str, list[float]]:
+    """Samples from the profile export, which is then removed (it grows with the request count)."""
+    export = csv.with_suffix(".export.json")
+    samples = samples_from_export(export, batch)
+    export.unlink(missing_ok=True)
+    return samples
 
 
 def read_pa_csv(path: Path) -> pd.DataFrame:
@@ -137,6 +169,13 @@ def composing_breakdown(measurement: Measurement) -> list[dict]:
     return [{"Batch": measurement.batch, "model": m[0], "Overhead": int(m[2]), "Server Queue": int(m[3]),
              "Server Compute Input": int(m[4]), "Server Compute Infer": int(m[5]), "Server Compute Output": int(m[6])}
             for m in COMPOSING.findall(text)]
+
+
+def summary_metrics(frames: dict[str, pd.DataFrame]) -> dict:
+    """Throughput and p99 per table and batch: a DVC metrics file, so `dvc metrics diff` shows perf."""
+    return {name: {f"b{int(r['Batch'])}": {"infer_per_s": round(float(r["Inferences/Second"]), 1),
+                                            "p99_us": int(r["p99 latency"]), "stable": bool(r["stable"])}
+                   for _, r in frame.iterrows()} for name, frame in sorted(frames.items())}
 
 
 def round_published(frame: pd.DataFrame) -> pd.DataFrame:

@@ -44,9 +44,12 @@ def link_tree(src: Path, dst: Path) -> None:
 
 
 def write_config(model_dir: Path, config) -> None:
-    """config.pbtxt plus version directory 1 (ensembles need it too, even empty)."""
+    """config.pbtxt plus version directory 1. Ensembles need that directory too, and DVC does not
+    restore empty directories from its cache, so it gets a marker file."""
     (model_dir / "1").mkdir(parents=True, exist_ok=True)
     (model_dir / "config.pbtxt").write_text(mcfg.to_pbtxt(config))
+    if config.platform == "ensemble":
+        (model_dir / "1" / "ENSEMBLE.txt").write_text("Ensemble: no model file; Triton needs this version directory.\n")
 
 
 def write_python_model(repo: Path, config, source: str, artifacts: dict[str, Path]) -> None:

@@ -99,6 +99,7 @@ class Runtime:
         env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
         env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [*python_lib_dirs(), str(self.lib_dir),
                                                                 env.get("LD_LIBRARY_PATH")]))
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # model.py runs from the repository: keep the DVC output unchanged
         return env
 
     def versions(self) -> dict[str, str]:

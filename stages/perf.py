@@ -1,7 +1,8 @@
 """Stage `perf`: offline perf_analyzer measurements of every served ensemble (concurrency 1,
 system shared memory, the profile's batch sizes) through the real Triton server.
 
-    python -m stages.perf --repos triton_repos/cpu --data artifacts/data --out results/cpu/perf
+    python -m stages.perf --repos triton_repos/cpu --data artifacts/data --out results/cpu/perf \
+        --summary results/cpu/perf_summary.json
 """
 from __future__ import annotations
 
@@ -18,15 +19,16 @@ from repro.criteo import read_split
 from repro.labels import row_labels
 from repro.measure import measure_models
 from repro.params import load_params
-from repro.perf import PerfSettings, measured_frame, write_input_data
+from repro.perf import PerfSettings, measured_frame, summary_metrics, write_input_data
 from repro.profiles import get_profile
 
 VARIANTS = ("tf", "hps")
 
 
-def build(repos: Path, data: Path, out: Path, params_path: Path) -> None:
+def build(repos: Path, data: Path, out: Path, summary: Path, params_path: Path) -> None:
     params = load_params(params_path)
     profile = get_profile(params["profile"])
+    frames: dict[str, pd.DataFrame] = {}
     with atomic.replace_dir(out) as staging:
         write_input_data(read_split(data, "test"), staging / "input_data.json")
         for model in params["train"]["models"]:
@@ -35,18 +37,22 @@ def build(repos: Path, data: Path, out: Path, params_path: Path) -> None:
                                              params["perf"]["batch_sizes"], PerfSettings.from_params(params), labels,
                                              f"server_{model}")
             for name, model_rows in rows.items():
-                atomic.write_csv(staging / f"{name}.csv", measured_frame(model_rows))
+                frames[name] = measured_frame(model_rows)
+                atomic.write_csv(staging / f"{name}.csv", frames[name])
             atomic.write_csv(staging / f"{model}_breakdown.csv", pd.DataFrame(breakdown))
-        (staging / "settings.json").write_text(json.dumps({"profile": profile.name, **params["perf"]}, indent=2) + "\n")
+        settings = {"profile": profile.name, "preset": params["data"]["preset"],
+                    "precision": params["convert"]["precision"], **params["perf"]}
+        (staging / "settings.json").write_text(json.dumps(settings, indent=2) + "\n")
+    atomic.write_text(summary, json.dumps(summary_metrics(frames), indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for flag in ("--repos", "--data", "--out"):
+    for flag in ("--repos", "--data", "--out", "--summary"):
         parser.add_argument(flag, type=Path, required=True)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     a = parser.parse_args(argv)
-    return run_stage("perf", lambda: build(a.repos, a.data, a.out, a.params))
+    return run_stage("perf", lambda: build(a.repos, a.data, a.out, a.summary, a.params))
 
 
 if __name__ == "__main__":

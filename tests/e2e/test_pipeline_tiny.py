@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 def tiny_params(tmp_path):
     params = yaml.safe_load((paths.ROOT / "params.yaml").read_text())
     params["data"]["preset"] = "tiny"
-    params["train"]["models"] = ["dlrm"]
+    params["train"].update(models=["dlrm"], epochs=3, batch_size=512)
     params["perf"].update(batch_sizes=[64, 256], measurement_interval_ms=500, max_trials=4, retries=1)
     params["native"].update(models=["dlrm"], batch_sizes=[64])
     path = tmp_path / "params.yaml"
@@ -47,7 +47,7 @@ def run(tmp_path_factory):
                           "--train-metrics", str(d["results"] / "train"),
                           "--out", str(d["results"] / "cpu" / "accuracy.json")]) == 0
     assert perf.main(["--params", str(p), "--repos", str(d["repos"]), "--data", str(d["data"]), "--out",
-                      str(d["results"] / "cpu" / "perf")]) == 0
+                      str(d["results"] / "cpu" / "perf"), "--summary", str(d["results"] / "cpu" / "perf_summary.json")]) == 0
     assert native.main(["--params", str(p), "--repos", str(d["repos"]), "--data", str(d["data"]), "--out",
                         str(d["results"] / "cpu" / "native")]) == 0
     assert tables.main(["--params", str(p), "--perf", str(d["results"] / "cpu" / "perf"), "--native",
@@ -112,6 +112,11 @@ def test_perf_csv_in_published_schema_with_labels(run):
     assert frame["engine"].str.contains("HPS-file").all() and not frame["engine"].str.contains("TensorRT").any()
     assert (frame["precision"] == "FP32").all() and frame["device"].str.startswith("CPU").all()
     assert (d["results"] / "cpu" / "perf" / "raw" / "dlrm_hps" / "dlrm_hps_b64.csv").exists()
+    samples = json.loads((d["results"] / "cpu" / "perf" / "samples" / "dlrm_hps_b64.json").read_text())
+    if frame.set_index("Batch").loc[64, "stable"]:   # an unstable run leaves no profile export to sample
+        assert len(samples["latency_us"]) > 10 and samples["throughput"]
+    summary = json.loads((d["results"] / "cpu" / "perf_summary.json").read_text())
+    assert set(summary["dlrm_hps"]) == {"b64", "b256"}
     breakdown = pd.read_csv(d["results"] / "cpu" / "perf" / "dlrm_breakdown.csv")
     assert {"dlrm_sparse_hps", "dlrm_dense"} <= set(breakdown["model"])
 
@@ -146,7 +151,8 @@ def test_server_killed_during_perf_fails_and_keeps_earlier_results(run, monkeypa
         return real_measure(runtime, model, url, *args, **kwargs)
 
     monkeypatch.setattr(measure_module, "measure", kill_then_measure)
-    assert perf.main(["--params", str(p), "--repos", str(d["repos"]), "--data", str(d["data"]), "--out", str(out)]) == 2
+    assert perf.main(["--params", str(p), "--repos", str(d["repos"]), "--data", str(d["data"]), "--out", str(out),
+                      "--summary", str(d["results"] / "cpu" / "perf_summary.json")]) == 2
     assert (out / "dlrm_tf.csv").read_bytes() == before
 
 
