@@ -58,6 +58,6 @@ def render(name: str, measured: pd.DataFrame, preset: str, cp: Counterpart) -> s
     head = (f"#### {name} (measured on {device}) vs published `{cp.table_id}` on {cp.gpu.upper()}{size_note}\n\n"
             f"Published: {cp.title}\n\n")
     body = tabulate(table, headers="keys", tablefmt="pipe", showindex=False,
-                    floatfmt=("g", ".4g", ".4g", ".3g", ".0f", ".0f", ".3g")) if len(table) else "(no common batch size)"
+                    floatfmt=("g", ".0f", ".0f", ".3g", ".0f", ".0f", ".3g")) if len(table) else "(no common batch size)"
     tail = f"\n\nMeasured batch sizes with no published counterpart: {', '.join(map(str, missing))}" if missing else ""
     return head + body + tail + "\n"
