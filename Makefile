@@ -17,11 +17,12 @@ export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DVC         := $(VENV)/bin/dvc
 
-.PHONY: help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
+.PHONY: runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
 
 GPU  ?= cpu
 BASE ?=
 HEAD ?=
+PYTHON ?= 3.12
 
 help: ## List the public targets
 	@echo "Usage: make <target> [VAR=value]"
@@ -50,6 +51,9 @@ check-determinism: setup ## Re-run data..repos from scratch and check every outp
 
 bench: setup ## Print cold pipeline time, no-op repro time and the cpu DLRM offline table
 	@$(PY) -m repro.bench
+
+runtime-bundle: setup ## Pack Triton + perf_analyzer for a host without a package index: make runtime-bundle PYTHON=3.12
+	@$(PY) -m repro.runtime --bundle dist/triton-runtime-2.51.0-py$(PYTHON).tar.xz --cache .cache/wheels --python $(PYTHON)
 
 compare: setup ## Compare results across commits: make compare BASE=<rev> [HEAD=<rev>] [GPU=cpu]; exit 1 if worse
 	@test -n "$(BASE)" || { echo "compare: set BASE=<git revision>, e.g. make compare BASE=HEAD~1" >&2; exit 2; }

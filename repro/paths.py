@@ -1,11 +1,13 @@
 """The one module that knows where things live. Everything else asks here."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
-RUNTIME = ROOT / ".runtime"
+# The Triton runtime: made by `make setup`, or an unpacked runtime bundle named by REPRO_RUNTIME.
+RUNTIME = Path(os.environ.get("REPRO_RUNTIME") or ROOT / ".runtime")
 WHEEL_CACHE = ROOT / ".cache" / "wheels"
 
 SEEDS = ROOT.parent / "shared" / "seeds"

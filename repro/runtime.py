@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -128,9 +129,13 @@ def fetch_wheel(pin: WheelPin, cache: Path) -> Path:
     if not target.exists():
         cache.mkdir(parents=True, exist_ok=True)
         print(f"[setup] downloading {pin.requirement} ({pin.platform}) ...", flush=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-                        "--platform", pin.platform, "--python-version", "3", "-d", str(cache), pin.requirement],
-                       check=True)
+        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                               "--only-binary=:all:", "--platform", pin.platform, "-d", str(cache), pin.requirement],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            detail = [line for line in proc.stderr.splitlines() if "is ignored: it is neither" not in line][-3:]
+            raise RuntimeSetupError(f"could not download {pin.requirement} ({pin.platform}) from the package index "
+                                    f"(pip exit {proc.returncode}): " + " | ".join(detail))
     actual = sha256_of(target)
     if actual != pin.sha256:
         target.unlink()
@@ -200,17 +205,50 @@ def install_runtime(dest: Path, cache: Path, python_version: str, keep_libpython
     return Runtime(dest)
 
 
+def reproducible(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+    return info
+
+
+def write_bundle(cache: Path, python_version: str, out: Path) -> Path:
+    """One tar.xz holding a runtime for a host with its own Python ``python_version`` (the stub links
+    the host's libpython, so the bundled one is left out). Byte-identical for the same inputs."""
+    with tempfile.TemporaryDirectory(prefix="bundle-") as tmp:
+        runtime = install_runtime(Path(tmp) / "runtime", cache, python_version, keep_libpython=False)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_name(out.name + ".partial")
+        with tarfile.open(partial, "w:xz", preset=9) as tar:
+            for path in sorted(runtime.root.rglob("*")):
+                tar.add(path, arcname=str(Path("runtime") / path.relative_to(runtime.root)), recursive=False,
+                        filter=reproducible)
+        partial.replace(out)
+    return out
+
+
 def main() -> None:
     import argparse
 
-    parser = argparse.ArgumentParser(description="Install the local Triton runtime (server + perf_analyzer).")
-    parser.add_argument("--dest", type=Path, required=True)
+    parser = argparse.ArgumentParser(description="Install the local Triton runtime (server + perf_analyzer), "
+                                                 "or pack it as a bundle for a host without a package index.")
+    parser.add_argument("--dest", type=Path, help="install the runtime here")
+    parser.add_argument("--bundle", type=Path, help="write a runtime bundle (tar.xz) here instead")
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--python", default=f"{sys.version_info.major}.{sys.version_info.minor}",
                         help="Python version of the backend stub (the Python that runs model code)")
     args = parser.parse_args()
-    runtime = install_runtime(args.dest, args.cache, args.python)
-    runtime.check()
+    if args.bundle:
+        out = write_bundle(args.cache, args.python, args.bundle)
+        print(f"[bundle] {out} ({out.stat().st_size / 2**20:.1f} MiB): unpack with `tar xf {out.name}` and point "
+              f"REPRO_RUNTIME at the runtime/ folder")
+        return
+    if not args.dest:
+        parser.error("give --dest or --bundle")
+    try:
+        runtime = install_runtime(args.dest, args.cache, args.python)
+        runtime.check()
+    except RuntimeSetupError as exc:
+        print(f"setup: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     print(f"[setup] Triton {TRITON_VERSION} runtime ready at {runtime.root}")
 
 
