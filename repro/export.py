@@ -2,6 +2,7 @@
 files) and dense (TF SavedModel -> ONNX via tf2onnx), with the ONNX-vs-TF check."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -37,15 +38,31 @@ class DenseModule(tf.Module):
                              tf.TensorSpec([None, num_tables, dim], tf.float32, DENSE_INPUTS[1])])
 
 
+def pin_fingerprint_uuid(savedmodel: Path) -> None:
+    """TensorFlow writes a random ``uuid`` into fingerprint.pb; every other field is a content hash.
+    Derive the uuid from those hashes so the same model gives the same bytes (two clean runs must)."""
+    from tensorflow.core.protobuf import fingerprint_pb2
+    path = savedmodel / "fingerprint.pb"
+    if not path.exists():
+        return
+    fingerprint = fingerprint_pb2.FingerprintDef.FromString(path.read_bytes())
+    fingerprint.uuid = ""
+    digest = hashlib.sha256(fingerprint.SerializeToString(deterministic=True)).digest()
+    fingerprint.uuid = str(int.from_bytes(digest[:16], "big"))
+    path.write_bytes(fingerprint.SerializeToString(deterministic=True))
+
+
 def save_sparse(ckpt: Checkpoint, devices: list[str], out: Path) -> None:
     module = SparseModule(ckpt.tables, devices)
     options = tf.saved_model.SaveOptions(experimental_variable_policy=tf.saved_model.experimental.VariablePolicy.SAVE_VARIABLE_DEVICES)
     tf.saved_model.save(module, str(out), signatures={"serving_default": module.lookup}, options=options)
+    pin_fingerprint_uuid(out)
 
 
 def save_dense(ckpt: Checkpoint, out: Path) -> DenseModule:
     module = DenseModule(ckpt.model, ckpt.dense, len(ckpt.tables), ckpt.dim)
     tf.saved_model.save(module, str(out), signatures={"serving_default": module.predict})
+    pin_fingerprint_uuid(out)
     return module
 
 

@@ -101,26 +101,42 @@ def is_stable(output: str) -> bool:
     return not any(marker in output for marker in UNSTABLE_MARKERS)
 
 
+RELAXED_STABILITY = 1000  # percent: perf_analyzer then accepts the first windows it measures
+
+
+def log_excerpt(output: str, lines: int = 6) -> str:
+    return "\n".join(output.strip().splitlines()[-lines:])
+
+
 def measure(runtime: Runtime, model: str, url: str, batch: int, out_dir: Path, input_data: Path,
             s: PerfSettings, timeout_s: float = 600) -> Measurement:
+    """Strict attempts with a doubling window; if none is stable, one last measurement with the
+    stability criterion relaxed, kept and marked ``stable=False`` (a row is marked, never dropped)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     csv, log = out_dir / f"{model}_b{batch}.csv", out_dir / f"{model}_b{batch}.log"
-    interval = s.interval_ms
-    for attempt in range(1, int(s.retries) + 2):
+    interval, attempts = s.interval_ms, int(s.retries) + 1
+    for attempt in range(1, attempts + 2):
+        relaxed = attempt > attempts
         cmd = perf_command(runtime, model, url, batch, csv, input_data, s, interval)
+        if relaxed:
+            cmd[cmd.index("--stability-percentage") + 1] = str(RELAXED_STABILITY)
+        csv.unlink(missing_ok=True)
         proc = subprocess.run(cmd, capture_output=True, text=True, env=runtime.env(), timeout=timeout_s)
         output = proc.stdout + proc.stderr
-        log.write_text(" ".join(cmd) + "\n\n" + output)
+        with log.open("a") as fh:
+            fh.write(f"### attempt {attempt}{' (stability relaxed)' if relaxed else ''}\n{' '.join(cmd)}\n\n{output}\n")
         stable = is_stable(output)
         if proc.returncode != 0 and stable:
-            raise PerfError(f"perf_analyzer failed for {model} batch {batch} (exit {proc.returncode}); "
-                            f"see {log}:\n" + "\n".join(output.strip().splitlines()[-5:]))
-        if stable and csv.exists():
-            return Measurement(model, batch, csv, True, attempt, interval, log, take_samples(csv, batch))
-        interval *= 2
-    if not csv.exists():
-        raise PerfError(f"perf_analyzer never produced a measurement for {model} batch {batch}; see {log}")
-    return Measurement(model, batch, csv, False, int(s.retries) + 1, interval // 2, log, take_samples(csv, batch))
+            raise PerfError(f"perf_analyzer failed for {model} batch {batch} (exit {proc.returncode}):\n"
+                            f"{log_excerpt(output)}")
+        if csv.exists() and (stable or relaxed):
+            return Measurement(model, batch, csv, stable and not relaxed, attempt, interval, log,
+                               take_samples(csv, batch))
+        if not relaxed:
+            interval *= 2
+        interval = min(interval, s.interval_ms * 2 ** int(s.retries))
+    raise PerfError(f"perf_analyzer produced no measurement for {model} batch {batch}, even with the stability "
+                    f"criterion relaxed:\n{log_excerpt(output)}")
 
 
 def take_samples(csv: Path, batch: int) -> dict[str, list[float]]:
