@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from repro.compare import Row, Verdict  # noqa: E402
+from repro.report import batch_axis  # noqa: E402
 
 plt.rcParams.update({"svg.hashsalt": "repro", "svg.fonttype": "none"})
 HEADERS = ["table", "batch", "conc.", "metric", "base", "head", "ratio", "p-value", "verdict", "why"]
@@ -36,11 +37,14 @@ def markdown(title: str, verdicts: list[Verdict]) -> str:
 
 def overlay_svg(base: list[Row], head: list[Row], table: str, column: str, labels: tuple[str, str]) -> str:
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    batches = []
     for rows, label, style in ((base, labels[0], "o--"), (head, labels[1], "s-")):
         pts = sorted((r.batch, r.values[column]) for r in rows if r.table == table)
         if pts:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label)
-    ax.set(xscale="log", xlabel="batch size", ylabel=column, title=f"{table}: {column}")
+            batches += [p[0] for p in pts]
+    batch_axis(ax, batches)
+    ax.set(xlabel="batch size", ylabel=column, title=f"{table}: {column}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     buf = io.StringIO()
