@@ -57,7 +57,8 @@ runtime-bundle: setup ## Pack Triton + perf_analyzer for a host without a packag
 
 compare: setup ## Compare results across commits: make compare BASE=<rev> [HEAD=<rev>] [GPU=cpu]; exit 1 if worse
 	@test -n "$(BASE)" || { echo "compare: set BASE=<git revision>, e.g. make compare BASE=HEAD~1" >&2; exit 2; }
-	@$(PY) -m repro.compare_cli revisions --base "$(BASE)" $(if $(HEAD),--head "$(HEAD)") --gpu "$(GPU)"
+	@$(PY) -m repro.compare_cli revisions --base "$(BASE)" $(if $(HEAD),--head "$(HEAD)") --gpu "$(GPU)" || \
+	  { rc=$$?; echo "make compare: the comparison exited $$rc ($$([ $$rc -eq 1 ] && echo 'something got worse' || echo 'bad input')); make itself reports any failure as 2" >&2; exit $$rc; }
 
 compare-published: setup ## Each measured table next to its published counterparts, with ratios: make compare-published GPU=cpu
 	@$(PY) -m repro.compare_cli published --gpu "$(GPU)"
