@@ -1,0 +1,47 @@
+"""perf_analyzer's exit code does not prove stability: the retry logic reads its output. A scripted
+stand-in for the binary (test only) plays an instrument that never stabilises at the strict criterion."""
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from repro.perf import RELAXED_STABILITY, PerfError, PerfSettings, measure
+from repro.runtime import Runtime
+
+FAKE = """#!/usr/bin/env python3
+import sys
+args = sys.argv[1:]
+value = lambda flag: args[args.index(flag) + 1]
+with open(value("-f") + ".calls", "a") as fh:
+    fh.write(value("--measurement-interval") + " " + value("--stability-percentage") + "\\n")
+if value("--stability-percentage") != "{relaxed}" or "{never}" == "yes":
+    print("Failed to obtain stable measurement within 10 stability windows for concurrency 1.")
+    sys.exit(0)
+open(value("-f"), "w").write("Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,"
+    "Server Compute Input,Server Compute Infer,Server Compute Output,Client Recv,p50 latency,p90 latency,"
+    "p95 latency,p99 latency\\n1,1000,1,2,3,4,5,6,7,8,9,10,11\\n")
+"""
+
+
+def fake_runtime(tmp_path, never: bool) -> Runtime:
+    binary = tmp_path / "rt" / "bin" / "perf_analyzer"
+    binary.parent.mkdir(parents=True)
+    binary.write_text(FAKE.replace("{relaxed}", str(RELAXED_STABILITY)).replace("{never}", "yes" if never else "no"))
+    binary.chmod(binary.stat().st_mode | stat.S_IEXEC)
+    return Runtime(tmp_path / "rt")
+
+
+def test_unstable_rows_are_retried_longer_then_kept_and_marked(tmp_path):
+    runtime = fake_runtime(tmp_path, never=False)
+    m = measure(runtime, "m", "127.0.0.1:1", 64, tmp_path / "out", tmp_path / "in.json", PerfSettings(1, 500, 10, 5, 2))
+    calls = (tmp_path / "out" / "m_b64.csv.calls").read_text().split("\n")[:-1]
+    assert calls == ["500 10", "1000 10", "2000 10", f"2000 {RELAXED_STABILITY}"]
+    assert m.stable is False and m.attempts == 4 and m.csv.exists()
+    assert "stability relaxed" in m.log.read_text()
+
+
+def test_no_measurement_at_all_is_an_error_with_the_output(tmp_path):
+    runtime = fake_runtime(tmp_path, never=True)
+    with pytest.raises(PerfError, match=r"(?s)produced no measurement.*Failed to obtain stable measurement"):
+        measure(runtime, "m", "127.0.0.1:1", 64, tmp_path / "out", tmp_path / "in.json", PerfSettings(1, 500, 10, 5, 1))
