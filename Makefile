@@ -17,7 +17,7 @@ export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DVC         := $(VENV)/bin/dvc
 
-.PHONY: runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
+.PHONY: remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
 
 GPU  ?= cpu
 BASE ?=
@@ -44,6 +44,10 @@ deploy: deploy-cpu ## The main job: the pipeline on the cpu profile (= make depl
 
 deploy-%: setup ## Run the pipeline for one profile (cpu, h100; a100/a30/t4/v100/a40 inside their containers)
 	@$(PY) -m repro.select_profile $*
+	@$(DVC) repro
+
+remeasure: setup ## Re-measure on this machine (accuracy, perf, native forced; tables rebuilt), e.g. after a clone
+	@$(DVC) repro --force --single-item accuracy perf native
 	@$(DVC) repro
 
 check-determinism: setup ## Re-run data..repos from scratch and check every output is byte-identical (dvc.lock hashes)
