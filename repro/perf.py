@@ -12,7 +12,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from repro.criteo import Split
@@ -192,11 +191,3 @@ def summary_metrics(frames: dict[str, pd.DataFrame]) -> dict:
     return {name: {f"b{int(r['Batch'])}": {"infer_per_s": round(float(r["Inferences/Second"]), 1),
                                             "p99_us": int(r["p99 latency"]), "stable": bool(r["stable"])}
                    for _, r in frame.iterrows()} for name, frame in sorted(frames.items())}
-
-
-def round_published(frame: pd.DataFrame) -> pd.DataFrame:
-    """Integer µs and 3 significant digits of throughput, as the published DLRM tables print."""
-    out = frame.copy()
-    for column in DLRM_COLUMNS[3:]:
-        out[column] = np.round(out[column]).astype(int)
-    return out

@@ -16,7 +16,8 @@ class TritonPythonModel:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
         path = Path(args["model_repository"]) / args["model_version"] / "model.savedmodel"
-        self.fn = tf.saved_model.load(str(path)).signatures["serving_default"]
+        self.loaded = tf.saved_model.load(str(path))  # keep it referenced: its variables live with it
+        self.fn = self.loaded.signatures["serving_default"]
 
     def execute(self, requests):
         responses = []
