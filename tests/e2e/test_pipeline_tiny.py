@@ -66,6 +66,22 @@ def test_onnx_matches_tensorflow(run):
     assert json.loads((d["results"] / "convert" / "dlrm.json").read_text())["onnx_vs_tf_max_abs_diff"] < 1e-5
 
 
+def test_onnx_engine_numpy_backend_matches_onnxruntime(run):
+    """The h100 dense engine executes the ONNX graph op by op; on CPU the same code runs on numpy."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from repro.onnx_engine import Engine, NumpyBackend, load_graph
+    d, _ = run
+    onnx_path = d["convert"] / "dlrm" / "dense.onnx"
+    rng = np.random.default_rng(0)
+    feeds = {"numerical_features": rng.random((32, 13), dtype=np.float32),
+             "lookup_vectors": (rng.random((32, 26, 128), dtype=np.float32) - 0.5) * 0.1}
+    want = ort.InferenceSession(str(onnx_path)).run(None, feeds)[0]
+    got = Engine(load_graph(onnx_path), NumpyBackend())(**feeds)[0]
+    assert np.abs(got - want).max() < 1e-6
+
+
 def test_engine_skipped_with_reason_not_faked(run):
     d, _ = run
     skipped = json.loads((d["engine"] / "dlrm" / "SKIPPED.json").read_text())
