@@ -60,11 +60,16 @@ MAX_LATENCY_SAMPLES = 2000
 
 def samples_from_export(path: Path, batch: int) -> dict[str, list[float]]:
     """Repeated samples of one measurement from perf_analyzer's profile export: throughput of each
-    measurement window (infer/s) and per-request latencies (µs, evenly thinned to at most 2000)."""
+    measurement window (infer/s) and per-request latencies (µs, evenly thinned to at most 2000).
+    An export that cannot be read gives no samples; the reason goes to the measurement's log."""
     try:
         experiment = json.loads(path.read_text())["experiments"][-1]
-    except (FileNotFoundError, json.JSONDecodeError, KeyError, IndexError):
-        return {}  # perf_analyzer leaves no usable export after an unstable run: no samples, said as such
+    except (FileNotFoundError, json.JSONDecodeError, KeyError, IndexError) as exc:
+        log = path.with_name(path.name.replace(".export.json", ".log"))
+        with log.open("a") as fh:
+            fh.write(f"\n### samples: profile export {path.name} not usable ({type(exc).__name__}: {str(exc)[:200]}); "
+                     "this row has no repeated samples\n")
+        return {}
     requests = [(r["timestamp"], r["response_timestamps"][-1]) for r in experiment.get("requests", [])
                 if r.get("response_timestamps")]
     bounds = experiment.get("window_boundaries") or []
@@ -107,10 +112,22 @@ def log_excerpt(output: str, lines: int = 6) -> str:
     return "\n".join(output.strip().splitlines()[-lines:])
 
 
+def run_perf_analyzer(runtime: Runtime, cmd: list[str], csv: Path, log: Path, label: str,
+                      timeout_s: float) -> tuple[int, str]:
+    """One perf_analyzer run; its command and output are appended to the measurement's log."""
+    csv.unlink(missing_ok=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=runtime.env(), timeout=timeout_s)
+    output = proc.stdout + proc.stderr
+    with log.open("a") as fh:
+        fh.write(f"### attempt {label}\n{' '.join(cmd)}\n\n{output}\n")
+    return proc.returncode, output
+
+
 def measure(runtime: Runtime, model: str, url: str, batch: int, out_dir: Path, input_data: Path,
             s: PerfSettings, timeout_s: float = 600) -> Measurement:
     """Strict attempts with a doubling window; if none is stable, one last measurement with the
-    stability criterion relaxed, kept and marked ``stable=False`` (a row is marked, never dropped)."""
+    stability criterion relaxed, kept and marked ``stable=False`` (a row is marked, never dropped).
+    A measurement whose profile export is unusable is retaken once for its samples."""
     out_dir.mkdir(parents=True, exist_ok=True)
     csv, log = out_dir / f"{model}_b{batch}.csv", out_dir / f"{model}_b{batch}.log"
     interval, attempts = s.interval_ms, int(s.retries) + 1
@@ -119,18 +136,22 @@ def measure(runtime: Runtime, model: str, url: str, batch: int, out_dir: Path, i
         cmd = perf_command(runtime, model, url, batch, csv, input_data, s, interval)
         if relaxed:
             cmd[cmd.index("--stability-percentage") + 1] = str(RELAXED_STABILITY)
-        csv.unlink(missing_ok=True)
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=runtime.env(), timeout=timeout_s)
-        output = proc.stdout + proc.stderr
-        with log.open("a") as fh:
-            fh.write(f"### attempt {attempt}{' (stability relaxed)' if relaxed else ''}\n{' '.join(cmd)}\n\n{output}\n")
+        label = f"{attempt}{' (stability relaxed)' if relaxed else ''}"
+        returncode, output = run_perf_analyzer(runtime, cmd, csv, log, label, timeout_s)
         stable = is_stable(output)
-        if proc.returncode != 0 and stable:
-            raise PerfError(f"perf_analyzer failed for {model} batch {batch} (exit {proc.returncode}):\n"
+        if returncode != 0 and stable:
+            raise PerfError(f"perf_analyzer failed for {model} batch {batch} (exit {returncode}):\n"
                             f"{log_excerpt(output)}")
         if csv.exists() and (stable or relaxed):
-            return Measurement(model, batch, csv, stable and not relaxed, attempt, interval, log,
-                               take_samples(csv, batch))
+            samples = take_samples(csv, batch)
+            if not samples:  # perf_analyzer 2.51 now and then leaves an empty export: retake once
+                kept = csv.read_bytes()
+                _, retake = run_perf_analyzer(runtime, cmd, csv, log, f"{label} retaken for its samples", timeout_s)
+                if csv.exists() and (is_stable(retake) or relaxed):
+                    samples = take_samples(csv, batch)
+                else:
+                    csv.write_bytes(kept)
+            return Measurement(model, batch, csv, stable and not relaxed, attempt, interval, log, samples)
         if not relaxed:
             interval *= 2
         interval = min(interval, s.interval_ms * 2 ** int(s.retries))

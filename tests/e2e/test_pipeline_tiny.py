@@ -128,9 +128,12 @@ def test_perf_csv_in_published_schema_with_labels(run):
     assert frame["engine"].str.contains("HPS-file").all() and not frame["engine"].str.contains("TensorRT").any()
     assert (frame["precision"] == "FP32").all() and frame["device"].str.startswith("CPU").all()
     assert (d["results"] / "cpu" / "perf" / "raw" / "dlrm_hps" / "dlrm_hps_b64.csv").exists()
-    samples = json.loads((d["results"] / "cpu" / "perf" / "samples" / "dlrm_hps_b64.json").read_text())
-    if frame.set_index("Batch").loc[64, "stable"]:   # an unstable run leaves no profile export to sample
-        assert len(samples["latency_us"]) > 10 and samples["throughput"]
+    sample_files = sorted((d["results"] / "cpu" / "perf" / "samples").glob("*.json"))
+    assert [p.name for p in sample_files] == ["dlrm_hps_b256.json", "dlrm_hps_b64.json", "dlrm_tf_b256.json",
+                                              "dlrm_tf_b64.json"]
+    samples = [json.loads(p.read_text()) for p in sample_files]
+    # a row whose profile export was unusable keeps its measurement without samples (its log says why)
+    assert sum(1 for s in samples if len(s.get("latency_us", [])) > 10 and s.get("throughput")) >= 2
     summary = json.loads((d["results"] / "cpu" / "perf_summary.json").read_text())
     assert set(summary["dlrm_hps"]) == {"b64", "b256"}
     breakdown = pd.read_csv(d["results"] / "cpu" / "perf" / "dlrm_breakdown.csv")

@@ -18,16 +18,20 @@ with open(value("-f") + ".calls", "a") as fh:
 if value("--stability-percentage") != "{relaxed}" or "{never}" == "yes":
     print("Failed to obtain stable measurement within 10 stability windows for concurrency 1.")
     sys.exit(0)
+export = "" if "{empty_export}" == "yes" else ('{"experiments": [{"requests": [{"timestamp": 0, '
+    '"response_timestamps": [1000000]}], "window_boundaries": [0, 2000000]}]}')
+open(value("--profile-export-file"), "w").write(export)
 open(value("-f"), "w").write("Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,"
     "Server Compute Input,Server Compute Infer,Server Compute Output,Client Recv,p50 latency,p90 latency,"
     "p95 latency,p99 latency\\n1,1000,1,2,3,4,5,6,7,8,9,10,11\\n")
 """
 
 
-def fake_runtime(tmp_path, never: bool) -> Runtime:
+def fake_runtime(tmp_path, never: bool, empty_export: bool = False) -> Runtime:
     binary = tmp_path / "rt" / "bin" / "perf_analyzer"
     binary.parent.mkdir(parents=True)
-    binary.write_text(FAKE.replace("{relaxed}", str(RELAXED_STABILITY)).replace("{never}", "yes" if never else "no"))
+    binary.write_text(FAKE.replace("{relaxed}", str(RELAXED_STABILITY)).replace("{never}", "yes" if never else "no")
+                      .replace("{empty_export}", "yes" if empty_export else "no"))
     binary.chmod(binary.stat().st_mode | stat.S_IEXEC)
     return Runtime(tmp_path / "rt")
 
@@ -39,6 +43,16 @@ def test_unstable_rows_are_retried_longer_then_kept_and_marked(tmp_path):
     assert calls == ["500 10", "1000 10", "2000 10", f"2000 {RELAXED_STABILITY}"]
     assert m.stable is False and m.attempts == 4 and m.csv.exists()
     assert "stability relaxed" in m.log.read_text()
+    assert m.samples == {"throughput": [32000.0], "latency_us": [1000.0]}  # 64 inferences in a 2 ms window
+
+
+def test_unusable_export_is_retaken_once_and_the_row_kept(tmp_path):
+    runtime = fake_runtime(tmp_path, never=False, empty_export=True)
+    m = measure(runtime, "m", "127.0.0.1:1", 64, tmp_path / "out", tmp_path / "in.json", PerfSettings(1, 500, 10, 5, 0))
+    calls = (tmp_path / "out" / "m_b64.csv.calls").read_text().split("\n")[:-1]
+    assert calls == ["500 10", f"500 {RELAXED_STABILITY}", f"500 {RELAXED_STABILITY}"]
+    assert m.samples == {} and m.csv.exists() and "retaken for its samples" in m.log.read_text()
+    assert "not usable" in m.log.read_text()
 
 
 def test_no_measurement_at_all_is_an_error_with_the_output(tmp_path):
