@@ -9,6 +9,7 @@ results, mismatched profiles).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -46,7 +47,6 @@ def compare_published(gpu: str) -> int:
     settings = read_text(None, f"results/{gpu}/perf/settings.json")
     if settings is None:
         raise RevisionError(f"no measured results for profile '{gpu}' ({perf}/settings.json); run `make deploy-{gpu}`.")
-    import json
     s = json.loads(settings)
     sections = [f"# Profile {gpu} vs the published tables\n"]
     for csv in sorted(perf.glob("*.csv")):

@@ -13,9 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from repro.compare import Row, Verdict  # noqa: E402
-from repro.report import batch_axis  # noqa: E402
+from repro.report import batch_axis  # noqa: E402  (also sets the deterministic SVG settings)
 
-plt.rcParams.update({"svg.hashsalt": "repro", "svg.fonttype": "none"})
 HEADERS = ["table", "batch", "conc.", "metric", "base", "head", "ratio", "p-value", "verdict", "why"]
 
 

@@ -130,9 +130,10 @@ def measure(runtime: Runtime, model: str, url: str, batch: int, out_dir: Path, i
     A measurement whose profile export is unusable is retaken once for its samples."""
     out_dir.mkdir(parents=True, exist_ok=True)
     csv, log = out_dir / f"{model}_b{batch}.csv", out_dir / f"{model}_b{batch}.log"
-    interval, attempts = s.interval_ms, int(s.retries) + 1
+    attempts = int(s.retries) + 1
     for attempt in range(1, attempts + 2):
         relaxed = attempt > attempts
+        interval = s.interval_ms * 2 ** (min(attempt, attempts) - 1)  # the relaxed run keeps the longest window
         cmd = perf_command(runtime, model, url, batch, csv, input_data, s, interval)
         if relaxed:
             cmd[cmd.index("--stability-percentage") + 1] = str(RELAXED_STABILITY)
@@ -152,9 +153,6 @@ def measure(runtime: Runtime, model: str, url: str, batch: int, out_dir: Path, i
                 else:
                     csv.write_bytes(kept)
             return Measurement(model, batch, csv, stable and not relaxed, attempt, interval, log, samples)
-        if not relaxed:
-            interval *= 2
-        interval = min(interval, s.interval_ms * 2 ** int(s.retries))
     raise PerfError(f"perf_analyzer produced no measurement for {model} batch {batch}, even with the stability "
                     f"criterion relaxed:\n{log_excerpt(output)}")
 

@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from repro import model_config as mcfg
 from repro import paths
-from repro.perf import PerfSettings, measure, measured_frame, normalise
+from repro.criteo import Split
+from repro.perf import PerfSettings, measure, measured_frame, normalise, write_input_data
 from repro.presets import get_preset
 from repro.runtime import TRITON_VERSION, Runtime
 from repro.server import TritonServer
@@ -44,16 +44,12 @@ def write_repository(repo: Path, onnx: Path, preset: str, precision: str, seed: 
     (model_dir / "1" / "spec.json").write_text(json.dumps(spec) + "\n")
 
 
-def write_input_data(path: Path, preset: str, seed: int, samples: int = 1024) -> None:
+def write_bench_input_data(path: Path, preset: str, seed: int, samples: int = 1024) -> None:
     """Power-law category ids over the preset's real cardinalities (the skew caches rely on)."""
     rng = np.random.default_rng(seed)
-    cards = get_preset(preset).cardinalities
-    ids = np.stack([power_law_categories(rng, c, samples) for c in cards], axis=1)
+    ids = np.stack([power_law_categories(rng, c, samples) for c in get_preset(preset).cardinalities], axis=1)
     num = np.log1p(rng.lognormal(1.0, 1.2, size=(samples, 13))).astype(np.float32)
-    data = [{"categorical_features": {"content": ids[i].tolist(), "shape": [26]},
-             "numerical_features": {"content": [round(float(v), 4) for v in num[i]], "shape": [13]}}
-            for i in range(samples)]
-    path.write_text(json.dumps({"data": data}))
+    write_input_data(Split(num, ids, np.zeros(samples, dtype=bool)), path, samples)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     repo = args.out / "repository"
     shutil.rmtree(repo, ignore_errors=True)
     write_repository(repo, args.onnx, args.preset, args.precision, args.seed, max(args.batches))
-    write_input_data(args.out / "input_data.json", args.preset, args.seed)
+    write_bench_input_data(args.out / "input_data.json", args.preset, args.seed)
     labels = {"engine": f"whole model in PyTorch {torch.__version__} CUDA (fused embedding + ONNX dense, CUDA graphs; "
                         "python backend; not TensorRT)", "precision": args.precision.upper(), "device": gpu,
               "runtime": f"Triton {TRITON_VERSION} (local runtime bundle)", "versions": f"torch {torch.__version__}"}

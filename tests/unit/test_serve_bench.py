@@ -6,7 +6,7 @@ import json
 
 from repro import paths
 from repro.model_config import from_pbtxt
-from repro.serve_bench import MODEL, write_input_data, write_repository
+from repro.serve_bench import MODEL, write_bench_input_data, write_repository
 
 
 def test_repository_and_input_data(tmp_path):
@@ -20,7 +20,7 @@ def test_repository_and_input_data(tmp_path):
     spec = json.loads((model / "1" / "spec.json").read_text())
     assert sum(spec["cardinalities"]) == 32709138 and spec["precision"] == "fp16"
     assert (model / "1" / "onnx_engine.py").read_text() == (paths.ROOT / "repro" / "onnx_engine.py").read_text()
-    write_input_data(tmp_path / "in.json", "4B", 7, samples=16)
+    write_bench_input_data(tmp_path / "in.json", "4B", 7, samples=16)
     data = json.loads((tmp_path / "in.json").read_text())["data"]
     assert len(data) == 16 and all(0 <= v < c for row in data
                                    for v, c in zip(row["categorical_features"]["content"], spec["cardinalities"]))
