@@ -17,7 +17,7 @@ export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DVC         := $(VENV)/bin/dvc
 
-.PHONY: remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
+.PHONY: h100-kit deploy-h100 remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
 
 GPU  ?= cpu
 BASE ?=
@@ -42,7 +42,19 @@ $(RUNTIME)/RUNTIME.json: $(VENV)/.installed repro/runtime.py
 
 deploy: deploy-cpu ## The main job: the pipeline on the cpu profile (= make deploy-cpu)
 
-deploy-%: setup ## Run the pipeline for one profile (cpu, h100; a100/a30/t4/v100/a40 inside their containers)
+H100_PY ?= python3
+ONLY    ?=
+SKIP_ACCURACY ?=
+
+h100-kit: setup ## After `make deploy`: pack dist/h100/ (bundle, client wheels, dense graphs, accuracy gate) for a GPU host
+	@$(PY) -m repro.h100_kit build --out dist/h100 --python $(PYTHON)
+
+deploy-h100: ## On the GPU host (PyTorch + CUDA, no index; dist/h100/ carried): serve + measure into results/h100/ [ONLY=4B]
+	@$(H100_PY) -m repro.h100_kit unpack --kit dist/h100 --work .h100
+	@REPRO_RUNTIME=$(CURDIR)/.h100/runtime/runtime PYTHONPATH=$(CURDIR)/.h100/site:$(CURDIR) \
+	  $(H100_PY) -m stages.h100 --kit dist/h100 --work .h100 --out results/h100 $(if $(ONLY),--only $(ONLY)) $(if $(SKIP_ACCURACY),--skip-accuracy)
+
+deploy-%: setup ## Run the pipeline for one profile (cpu; a100/a30/t4/v100/a40 inside their containers; h100: above)
 	@$(PY) -m repro.select_profile $*
 	@$(DVC) repro
 

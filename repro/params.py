@@ -79,7 +79,33 @@ def validate(params: dict) -> dict:
     if too_big:
         raise ParamsError(f"params.yaml: batch sizes {too_big} exceed 'repos.max_batch_size' "
                           f"({require(params, 'repos.max_batch_size')}); lower them or raise the maximum.")
+    if "h100" in params:
+        validate_h100(params)
     return params
+
+
+H100_CHOICES = {"model": ["dlrm", "dcnv2"], "preset": list(PRESETS), "precision": ["fp32", "fp16"],
+                "sparse": ["fused", "placement", "cache"], "serving": ["fused", "ensemble"]}
+
+
+def validate_h100(params: dict) -> None:
+    positive_ints(params, "h100.seed")
+    positive_ints(params, "h100.batch_sizes")
+    non_negative(params, "h100.memory_threshold_gb")
+    non_negative(params, "h100.gpucacheper")
+    one_of(params, "h100.default_serving", H100_CHOICES["serving"])
+    one_of(params, "h100.fp32_matmul", ["ieee", "tf32"])
+    for i, config in enumerate(require(params, "h100.configs")):
+        if not isinstance(config, dict) or set(config) != set(H100_CHOICES):
+            raise ParamsError(f"params.yaml: 'h100.configs[{i}]' must have exactly the keys {sorted(H100_CHOICES)}.")
+        for key, choices in H100_CHOICES.items():
+            if config[key] not in choices:
+                raise ParamsError(f"params.yaml: field 'h100.configs[{i}].{key}' is '{config[key]}'; "
+                                  f"choose one of {sorted(choices)}.")
+    for key in ("measurement_interval_ms", "max_trials", "input_samples"):
+        positive_ints(params, f"h100.perf.{key}")
+    for key in ("host_link_gbps", "memory_gbps", "fp16_tflops", "fp32_tflops", "tf32_tflops"):
+        non_negative(params, f"h100.hardware.{key}")
 
 
 def load_params(path: Path = Path("params.yaml")) -> dict:

@@ -23,3 +23,9 @@ TRITON_REPOS = ROOT / "triton_repos"
 def results_dir(profile: str) -> Path:
     """Measured results of one GPU profile (``results/<profile>/``)."""
     return RESULTS / profile
+
+
+# The h100 profile: what `make h100-kit` packs on a machine with the full environment, carried to a
+# GPU host without a package index, and where `make deploy-h100` unpacks and serves it there.
+H100_KIT = ROOT / "dist" / "h100"
+H100_WORK = ROOT / ".h100"            # unpacked runtime, installed client wheels, repositories

@@ -1,0 +1,74 @@
+"""h100 repositories (Triton protobuf), params validation, and the report rebuilt from the committed
+measurements (golden: results/h100/report.md)."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from repro import paths
+from repro.h100_repository import CARRIED_MODULES, ServeConfig, spec_for, write_repository
+from repro.model_config import from_pbtxt, mc
+from repro.params import ParamsError, load_params, validate
+
+H100 = paths.RESULTS / "h100"
+
+
+@pytest.fixture
+def onnx_file(tmp_path):
+    path = tmp_path / "dense.onnx"
+    path.write_bytes(b"graph")
+    return path
+
+
+def test_fused_repository_is_one_gpu_python_model(tmp_path, onnx_file):
+    cfg = ServeConfig("dlrm", "tiny", "fp16", "fused", "fused")
+    spec = spec_for(cfg, 7, [256, 1024], 60, 0.1, None)
+    name = write_repository(tmp_path / "repo", cfg, spec, onnx_file, 1024)
+    config = from_pbtxt((tmp_path / "repo" / name / "config.pbtxt").read_text())
+    assert config.backend == "python" and config.instance_group[0].kind == config.instance_group[0].KIND_GPU
+    assert config.max_batch_size == 1024
+    version = tmp_path / "repo" / name / "1"
+    assert sorted(p.name for p in (version / "repro").iterdir()) == sorted(CARRIED_MODULES)
+    assert json.loads((version / "spec.json").read_text())["batch_sizes"] == [256, 1024]
+
+
+def test_ensemble_hands_fp16_lookups_between_its_steps(tmp_path, onnx_file):
+    cfg = ServeConfig("dlrm", "tiny", "fp16", "fused", "ensemble")
+    name = write_repository(tmp_path / "repo", cfg, spec_for(cfg, 7, [256], 60, 0.1, None), onnx_file, 256)
+    ensemble = from_pbtxt((tmp_path / "repo" / name / "config.pbtxt").read_text())
+    assert [s.model_name for s in ensemble.ensemble_scheduling.step] == [f"{name}_sparse", f"{name}_dense"]
+    sparse = from_pbtxt((tmp_path / "repo" / f"{name}_sparse" / "config.pbtxt").read_text())
+    assert sparse.output[0].data_type == mc.DataType.Value("TYPE_FP16")
+    assert sparse.parameters["FORCE_CPU_ONLY_INPUT_TENSORS"].string_value == "no"
+
+
+def test_repository_writer_never_overwrites(tmp_path, onnx_file):
+    (tmp_path / "repo").mkdir()
+    cfg = ServeConfig("dlrm", "tiny", "fp32", "fused", "fused")
+    with pytest.raises(FileExistsError):
+        write_repository(tmp_path / "repo", cfg, spec_for(cfg, 7, [256], 60, 0.1, None), onnx_file, 256)
+
+
+def test_h100_params_errors_name_the_field():
+    params = load_params(paths.ROOT / "params.yaml")
+    params["h100"]["configs"][0]["sparse"] = "hash"
+    with pytest.raises(ParamsError, match=r"h100.configs\[0\].sparse"):
+        validate(params)
+
+
+@pytest.mark.skipif(not (H100 / "provenance.json").exists(), reason="no committed h100 results")
+def test_report_rebuilds_from_the_committed_measurements(tmp_path):
+    from repro.h100_report import build_report
+    out = tmp_path / "h100"
+    shutil.copytree(H100, out)
+    prov = json.loads((out / "provenance.json").read_text())
+    section = load_params(paths.ROOT / "params.yaml")["h100"]
+    text = build_report(out, section, prov["mlp_flops_per_sample"], prov,
+                        json.loads((out / "accuracy.json").read_text()))
+    assert text == (H100 / "report.md").read_text()
+    assert "fused is faster" in text and "| target" in text
+    for svg in H100.glob("*.svg"):
+        assert (out / svg.name).read_bytes() == svg.read_bytes()
