@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from repro import model_config as mcfg
@@ -89,7 +89,3 @@ def write_repository(repo: Path, cfg: ServeConfig, spec: dict, dense_onnx: Path,
     (repo / name / "1" / "ENSEMBLE.txt").write_text("ensemble: no files; the steps are in config.pbtxt\n")
     (repo / name / "config.pbtxt").write_text(mcfg.to_pbtxt(ensemble))
     return name
-
-
-def describe(cfg: ServeConfig) -> dict:
-    return asdict(cfg)
