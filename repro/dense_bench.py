@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from repro.onnx_engine import Engine, TorchBackend, load_graph
+from repro.onnx_engine import Engine, TorchBackend, load_graph, optimize
 
 CHECK_SAMPLES = 1024
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                         "command": "python -m repro.dense_bench " + " ".join(sys.argv[1:] if argv is None else argv),
                         "results": []}
     for precision in args.precisions:
-        engine = Engine(graph, TorchBackend(precision))
+        engine = Engine(optimize(graph), TorchBackend(precision))
         diff = check_against_ort(args.onnx, engine, torch)
         for batch in args.batches:
             ms = time_graph(engine, torch, batch, args.iters)

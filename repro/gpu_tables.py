@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from repro.gpu_kernels import gather_rows, gather_rows_reference
 from repro.placement import place_tables
 
 CHUNK_ROWS = 1 << 20
@@ -90,11 +91,10 @@ class FusedTable:
         for t, start in enumerate(offsets_of(cards)):
             source.fill(t, self.table[start:start + cards[t]], device)
         self.offsets = torch.tensor(offsets_of(cards), dtype=torch.int32, device=device)
-        self.label = f"fused table on the {device.type.upper()} ({self.table.numel() * self.table.element_size() / 2**30:.2f} GiB)"
+        self.label = f"fused table on the {'GPU' if device.type == 'cuda' else 'CPU'} ({self.table.numel() * self.table.element_size() / 2**30:.2f} GiB)"
 
     def __call__(self, ids: torch.Tensor) -> torch.Tensor:
-        rows = (ids + self.offsets).reshape(-1)
-        return self.table.index_select(0, rows).view(ids.shape[0], ids.shape[1], self.dim)
+        return gather_rows(self.table, ids, self.offsets)
 
     def stats(self) -> dict:
         return {"engine": "fused", "gpu_bytes": self.table.numel() * self.table.element_size()}
@@ -142,13 +142,15 @@ class PlacedTables:
                       f"by the GPU over the host link")
 
     def gather(self, group: _Group, ids: torch.Tensor) -> torch.Tensor:
-        rows = (ids.index_select(1, group.index) + group.offsets).reshape(-1)
-        return group.view.index_select(0, rows)
+        """GPU-resident rows through the gather kernel; host-resident ones (bound by the host link)
+        through PyTorch's index_select on the device alias."""
+        gather = gather_rows if group.where == "GPU" else gather_rows_reference
+        return gather(group.view, ids.index_select(1, group.index), group.offsets)
 
     def __call__(self, ids: torch.Tensor) -> torch.Tensor:
         out = torch.empty(ids.shape[0], ids.shape[1], self.dim, dtype=self.groups[0].table.dtype, device=self.device)
         for group in self.groups:
-            out.index_copy_(1, group.index, self.gather(group, ids).view(ids.shape[0], len(group.features), self.dim))
+            out.index_copy_(1, group.index, self.gather(group, ids))
         return out
 
     def stats(self) -> dict:
@@ -188,7 +190,7 @@ class CachedTables(PlacedTables):
             missed = rows.index_select(0, miss_pos)
             out.index_copy_(0, miss_pos, group.view.index_select(0, missed))
             self.insert(torch.unique(missed), group)
-        return out
+        return out.view(ids.shape[0], len(group.features), self.dim)
 
     def insert(self, keys: torch.Tensor, group: _Group) -> None:
         keys = keys[-self.capacity:]

@@ -71,25 +71,44 @@ def precision_label(precision: str, fp32_matmul: str) -> str:
     return "FP32 (TF32 matmuls, as TensorRT's default)" if fp32_matmul == "tf32" else "FP32"
 
 
+INPUTS = {"system": "client system shared memory (upstream's protocol); the model copies them to the GPU",
+          "cuda": "client CUDA shared memory: inputs already in GPU memory, no host copies (not upstream's protocol)"}
+
+
 def labels(cfg: ServeConfig, torch, spec_label: str, weights: str, fp32_matmul: str) -> dict:
     gpu = torch.cuda.get_device_name(0)
-    serving = ("whole model in one python-backend model" if cfg.serving == "fused"
-               else "two-step ensemble (sparse step -> dense step, lookups on the GPU)")
-    return {"engine": f"PyTorch {torch.__version__} CUDA {torch.version.cuda}, not TensorRT: {serving}; sparse: "
-                      f"{spec_label}; dense: converted ONNX graph, {weights} weights, one CUDA graph per batch size",
+    serving = {"fused": "whole model in one python-backend model",
+               "ensemble": "two-step ensemble (sparse step -> dense step, lookups on the GPU)"}.get(cfg.serving)
+    kernels = "embedding gather" + (" and dot interaction" if cfg.model == "dlrm" else "")
+    engine = (f"PyTorch {torch.__version__} CUDA {torch.version.cuda}, not TensorRT: {serving}; sparse: {spec_label}; "
+              f"dense: converted ONNX graph, {weights} weights; Triton-language kernels ({kernels}); "
+              "one CUDA graph per batch size")
+    if cfg.serving == "transport":
+        engine = "none: python-backend transport only (the model returns zeros; a ceiling, not a model result)"
+    return {"engine": engine,
             "precision": precision_label(cfg.precision, fp32_matmul), "device": gpu, "runtime": f"Triton {TRITON_VERSION} (local runtime bundle)",
-            "versions": f"torch {torch.__version__}; triton {TRITON_VERSION}", "sparse": cfg.sparse, "serving": cfg.serving,
-            "model": cfg.model, "preset": cfg.preset, "dtype": cfg.precision}
+            "versions": f"torch {torch.__version__}; triton-lang {triton_lang_version()}; Triton server {TRITON_VERSION}",
+            "sparse": cfg.sparse, "serving": cfg.serving, "model": cfg.model, "preset": cfg.preset,
+            "dtype": cfg.precision, "inputs": INPUTS[cfg.inputs], "shared_memory": cfg.inputs}
+
+
+def triton_lang_version() -> str:
+    try:
+        import triton
+        return triton.__version__
+    except ImportError:
+        return "absent (PyTorch reference ops ran instead)"
 
 
 def serve_and_measure(cfg: ServeConfig, section: dict, kit: Kit, work: Path, out: Path, on_frame=None) -> dict:
     """One configuration: repository, server, one perf_analyzer measurement per batch size;
-    ``on_frame`` gets the rows so far after each batch (an interrupted run keeps them)."""
+    ``on_frame(frame, stats)`` gets the rows and model statistics so far after each batch (an
+    interrupted run keeps them)."""
     import torch
     seed, batches = int(section["seed"]), [int(b) for b in section["batch_sizes"]]
     shipped = kit.dense_weights_shipped(cfg.model)
     spec = spec_for(cfg, seed, batches, section["memory_threshold_gb"], section["gpucacheper"],
-                    None if shipped else seed, fp32_matmul=section["fp32_matmul"])
+                    None if shipped else seed, fp32_matmul=section["fp32_matmul"], chunk_rows=int(section["chunk_rows"]))
     repo = work / "repos" / cfg.name
     shutil.rmtree(repo, ignore_errors=True)
     name = write_repository(repo, cfg, spec, kit.dense(cfg.model), max(batches))
@@ -97,7 +116,8 @@ def serve_and_measure(cfg: ServeConfig, section: dict, kit: Kit, work: Path, out
     if not inputs.exists():
         write_bench_input(inputs, cfg.preset, seed, int(section["perf"]["input_samples"]))
     p = section["perf"]
-    settings = PerfSettings(1, p["measurement_interval_ms"], p["stability_percentage"], p["max_trials"], p["retries"])
+    settings = PerfSettings(1, p["measurement_interval_ms"], p["stability_percentage"], p["max_trials"], p["retries"],
+                            shared_memory=cfg.inputs)
     logs = out / "logs" / cfg.name
     shutil.rmtree(logs, ignore_errors=True)
     rows, started = [], time.monotonic()
@@ -111,13 +131,21 @@ def serve_and_measure(cfg: ServeConfig, section: dict, kit: Kit, work: Path, out
             shutil.copy(m.log, logs / m.log.name)
             rows.append({**normalise(m), "throughput_samples": json.dumps(m.samples.get("throughput", []))})
             if on_frame is not None:
-                on_frame(labelled(rows, cfg, torch, {}, shipped, section))
+                on_frame(labelled(rows, cfg, torch, model_stats(repo), shipped, section), model_stats(repo))
             log(f"{cfg.name}: batch {batch}: {rows[-1]['Inferences/Second']:,.0f} infer/s, p99 "
                 f"{rows[-1]['p99 latency']:.0f} us{'' if m.stable else ' (unstable)'}")
-    stats_path = next(repo.glob("*/stats.json"), None)   # written by the model (repro/triton_models)
-    stats = json.loads(stats_path.read_text()) if stats_path else {}
+    stats = model_stats(repo)
     frame = labelled(rows, cfg, torch, stats, shipped, section)
     return {"config": cfg, "frame": frame, "stats": stats, "server_ready_s": round(ready_s, 1)}
+
+
+def model_stats(repo: Path) -> dict:
+    """What the served model last wrote to its stats.json (repro/triton_models), or nothing."""
+    path = next(repo.glob("*/stats.json"), None)
+    try:
+        return json.loads(path.read_text()) if path else {}
+    except json.JSONDecodeError:      # being replaced by the model right now: the next batch reads it
+        return {}
 
 
 def labelled(rows: list[dict], cfg: ServeConfig, torch, stats: dict, shipped: bool, section: dict):

@@ -30,7 +30,13 @@ def load_runs(perf_dir: Path) -> dict[str, pd.DataFrame]:
 def config_of(frame: pd.DataFrame) -> ServeConfig:
     r = frame.iloc[0]
     dtype = r["dtype"] if "dtype" in r else r["precision"].split()[0].lower()
-    return ServeConfig(r["model"], str(r["preset"]), dtype, r["sparse"], r["serving"])
+    inputs = r["shared_memory"] if "shared_memory" in r else "system"
+    return ServeConfig(r["model"], str(r["preset"]), dtype, r["sparse"], r["serving"], inputs)
+
+
+def upstream_protocol(cfg: ServeConfig) -> bool:
+    """Measured like the published tables: a model, inputs through system shared memory."""
+    return cfg.inputs == "system" and cfg.serving != "transport"
 
 
 def with_limits(frame: pd.DataFrame, cfg: ServeConfig, flops: float, section: dict) -> pd.DataFrame:
@@ -61,8 +67,10 @@ def config_section(name: str, frame: pd.DataFrame, flops: dict[str, float], sect
     cfg = config_of(frame)
     r = frame.iloc[0]
     head = (f"### Offline: {MODEL_NAMES[cfg.model]} {cfg.preset}, {cfg.precision.upper()}, sparse `{cfg.sparse}`, "
-            f"serving `{cfg.serving}` on {r['device']}\n\n"
+            f"serving `{cfg.serving}`{'' if cfg.inputs == 'system' else f', {cfg.inputs} inputs'} on {r['device']}\n\n"
             f"- Engine: {r['engine']}\n- Runtime: {r['runtime']}; versions: {r['versions']}\n")
+    if "inputs" in r:
+        head += f"- Inputs: {r['inputs']}\n"
     s = stats.get(name, {})
     if s.get("sparse", {}).get("hit_rate") is not None:
         head += (f"- GPU cache: {s['sparse']['cache_rows']:,} rows, hit rate {s['sparse']['hit_rate']:.3f} over "
@@ -73,6 +81,8 @@ def config_section(name: str, frame: pd.DataFrame, flops: dict[str, float], sect
     if unstable:
         head += f"- Unstable after retries (kept, marked): batch {', '.join(map(str, unstable))}\n"
     body = render_markdown(frame[DLRM_COLUMNS], "dlrm")
+    if cfg.serving == "transport":
+        return f"{head}\n{body}\n"
     source, side = a100_side_by_side(frame, cfg)
     side_md = (tabulate(side, headers="keys", tablefmt="pipe", showindex=False,
                         floatfmt=("g", ".4g", ".0f", ".4g", ".3f", ".0f")) if side is not None else "")
@@ -86,7 +96,8 @@ def serving_comparison(runs: dict[str, pd.DataFrame], default: str) -> str:
     pairs = {}
     for name, frame in runs.items():
         cfg = config_of(frame)
-        pairs.setdefault((cfg.model, cfg.preset, cfg.precision, cfg.sparse), {})[cfg.serving] = frame
+        if cfg.inputs == "system":
+            pairs.setdefault((cfg.model, cfg.preset, cfg.precision, cfg.sparse), {})[cfg.serving] = frame
     lines = []
     for key, both in sorted(pairs.items()):
         if {"fused", "ensemble"} <= set(both):
@@ -112,7 +123,8 @@ def targets(runs: dict[str, pd.DataFrame]) -> str:
         best = None
         for frame in runs.values():
             cfg = config_of(frame)
-            if (cfg.model, cfg.preset, cfg.precision) == (model, preset, precision) and batch in set(frame["Batch"]):
+            if (cfg.model, cfg.preset, cfg.precision) == (model, preset, precision) and batch in set(frame["Batch"]) \
+                    and upstream_protocol(cfg):
                 r = frame.set_index("Batch").loc[batch]
                 value = r["Inferences/Second"] if kind == "throughput" else r["p99 latency"]
                 if best is None or (value > best[0] if kind == "throughput" else value < best[0]):
@@ -124,8 +136,41 @@ def targets(runs: dict[str, pd.DataFrame]) -> str:
             shown = f"{best[0] / 1e6:.2f}M infer/s" if kind == "throughput" else f"{best[0]:.0f} us"
             note = "" if best[2] else " (unstable row)"
             rows.append([text, shown + note, best[1], "met" if met else "not met"])
-    return "## Targets\n\n" + tabulate(rows, headers=["target", "reached", "configuration", "verdict"],
-                                       tablefmt="pipe") + "\n"
+    return ("## Targets\n\nMeasured as upstream measures (system shared memory, a real model); the transport and "
+            "CUDA-input rows below show what bounds them.\n\n"
+            + tabulate(rows, headers=["target", "reached", "configuration", "verdict"], tablefmt="pipe") + "\n")
+
+
+SERVER_PHASES = ["Server Queue", "Server Compute Input", "Server Compute Infer", "Server Compute Output"]
+
+
+def time_breakdown(runs: dict[str, pd.DataFrame], stats: dict, model: str = "dlrm", preset: str = "4B",
+                   precision: str = "fp16") -> str:
+    """Per batch: perf_analyzer's server phases (us) for each serving of one model, and the model's
+    own phases (stats.json, timed inside ``execute``), beside the transport-only ceiling."""
+    rows = []
+    for name, frame in runs.items():
+        cfg = config_of(frame)
+        if (cfg.model, cfg.preset, cfg.precision) != (model, preset, precision):
+            continue
+        inside = stats.get(name, {}).get("model_time_us", {})
+        for _, r in frame.iterrows():
+            phases = inside.get(str(int(r["Batch"])), {})
+            rows.append({"Batch": int(r["Batch"]), "configuration": name, "infer/s": r["Inferences/Second"],
+                         "avg latency": r["avg latency"], **{k.replace("Server ", ""): r[k] for k in SERVER_PHASES},
+                         "model: infer": phases.get("infer"), "model: respond": phases.get("respond")})
+    if not rows:
+        return ""
+    table = pd.DataFrame(rows).sort_values(["Batch", "configuration"], kind="stable")
+    table = table.astype(object).where(table.notna(), "")      # no model phases: the model did not time them
+    return (f"## Where the time goes: {MODEL_NAMES[model]} {preset} {precision.upper()}\n\n"
+            "Microseconds per request (concurrency 1). perf_analyzer's server phases: *Compute Input* is the server "
+            "copying the request into the python backend's shared memory, *Compute Infer* is the python backend round "
+            "trip including the model's `execute`, whose own phases follow (*model: infer* = inputs to the GPU, "
+            "sparse + dense, result back; *model: respond* = building the response). The `transport` rows run no "
+            "model: they are the python backend's ceiling under the same protocol.\n\n"
+            + tabulate(table, headers="keys", tablefmt="pipe", showindex=False, floatfmt=("g", "g", ",.0f") + (".0f",) * 7)
+            + "\n")
 
 
 def plots(runs: dict[str, pd.DataFrame], out: Path) -> list[str]:
@@ -133,7 +178,8 @@ def plots(runs: dict[str, pd.DataFrame], out: Path) -> list[str]:
     groups: dict[tuple[str, str], dict[str, pd.DataFrame]] = {}
     for name, frame in runs.items():
         cfg = config_of(frame)
-        groups.setdefault((cfg.model, cfg.preset), {})[f"{cfg.precision} {cfg.sparse}/{cfg.serving}"] = frame
+        suffix = "" if cfg.inputs == "system" else f" ({cfg.inputs} inputs)"
+        groups.setdefault((cfg.model, cfg.preset), {})[f"{cfg.precision} {cfg.sparse}/{cfg.serving}{suffix}"] = frame
     for (model, preset), frames in sorted(groups.items()):
         for precision in ("fp32", "fp16"):
             for c in counterparts(model, "tf", precision, preset):
@@ -159,6 +205,7 @@ def build_report(out: Path, section: dict, flops: dict[str, float], provenance: 
         parts.append(f"## Accuracy gate\n\nSmall trained DLRM, {accuracy['samples']} test samples, tolerance "
                      f"{accuracy['tolerance']:g}:\n\n" + tabulate(rows, headers=["precision", "served AUC",
                      "TensorFlow AUC", "abs diff", "gate"], tablefmt="pipe") + "\n")
+    parts.append(time_breakdown(runs, stats))
     parts.append(serving_comparison(runs, section["default_serving"]))
     parts.append("## Configurations\n")
     parts.extend(config_section(name, frame, flops, section, stats) for name, frame in runs.items())

@@ -1,7 +1,9 @@
 """Triton model repositories of the h100 profile, written with Triton's model_config protobuf: the
-whole model as one python-backend model (``fused``) or the upstream-like two-step ensemble
-(``ensemble``: sparse step -> lookup vectors on the GPU -> dense step). Each model version carries
-the repro modules it imports, the dense ONNX graph and a spec.json (repro.torch_serving.ModelSpec)."""
+whole model as one python-backend model (``fused``), the upstream-like two-step ensemble
+(``ensemble``: sparse step -> lookup vectors on the GPU -> dense step), or ``transport``: the same
+inputs and output with no model work (zeros), which measures the python backend's own ceiling. Each
+model version carries the repro modules it imports, the dense ONNX graph and a spec.json
+(repro.torch_serving.ModelSpec)."""
 from __future__ import annotations
 
 import json
@@ -13,7 +15,8 @@ from repro import model_config as mcfg
 from repro import paths
 from repro.presets import get_preset
 
-CARRIED_MODULES = ("__init__.py", "placement.py", "gpu_tables.py", "onnx_engine.py", "torch_serving.py")
+CARRIED_MODULES = ("__init__.py", "placement.py", "gpu_kernels.py", "gpu_tables.py", "onnx_engine.py",
+                   "torch_serving.py")
 LOOKUP_DTYPE = {"fp16": "FP16", "fp32": "FP32"}
 
 
@@ -24,22 +27,24 @@ class ServeConfig:
     preset: str          # 4B | 22B (or a small preset in tests)
     precision: str       # fp16 | fp32
     sparse: str          # fused | placement | cache
-    serving: str         # fused (one model) | ensemble (two steps)
+    serving: str         # fused (one model) | ensemble (two steps) | transport (no model work)
+    inputs: str = "system"   # system (client system shared memory, upstream's) | cuda (already in GPU memory)
 
     @property
     def name(self) -> str:
-        return f"{self.model}_{self.preset}_{self.precision}_{self.sparse}_{self.serving}".lower()
+        suffix = "" if self.inputs == "system" else f"_{self.inputs}shm"
+        return f"{self.model}_{self.preset}_{self.precision}_{self.sparse}_{self.serving}{suffix}".lower()
 
 
 def spec_for(cfg: ServeConfig, seed: int, batch_sizes: list[int], memory_threshold_gb: float, gpucacheper: float,
              dense_seed: int | None, cardinalities: list[int] | None = None, tables: str | None = None,
-             fp32_matmul: str = "ieee") -> dict:
+             fp32_matmul: str = "ieee", chunk_rows: int = 0) -> dict:
     preset = get_preset(cfg.preset) if cardinalities is None else None
     return {"model": cfg.model, "precision": cfg.precision, "sparse": cfg.sparse,
             "cardinalities": list(cardinalities if cardinalities is not None else preset.cardinalities),
             "embedding_dim": 128, "seed": seed, "memory_threshold_gb": memory_threshold_gb,
             "gpucacheper": gpucacheper, "batch_sizes": sorted(batch_sizes), "dense_seed": dense_seed, "tables": tables,
-            "fp32_matmul": fp32_matmul}
+            "fp32_matmul": fp32_matmul, "chunk_rows": chunk_rows}
 
 
 def write_version(version: Path, script: str, dense_onnx: Path, spec: dict, tables_npz: Path | None) -> None:
@@ -65,14 +70,16 @@ def write_repository(repo: Path, cfg: ServeConfig, spec: dict, dense_onnx: Path,
     if repo.exists():
         raise FileExistsError(f"{repo} exists; the repository writer never overwrites")
     name = cfg.name
-    if cfg.serving == "fused":
-        write_version(repo / name / "1", "fused_torch.py", dense_onnx, spec, tables_npz)
-        config = python_gpu_model(name, max_batch, [mcfg.CATEGORICAL, mcfg.NUMERICAL], [mcfg.OUTPUT], True)
+    if cfg.serving in ("fused", "transport"):
+        script = "fused_torch.py" if cfg.serving == "fused" else "transport_torch.py"
+        write_version(repo / name / "1", script, dense_onnx, spec, tables_npz)
+        config = python_gpu_model(name, max_batch, [mcfg.CATEGORICAL, mcfg.NUMERICAL], [mcfg.OUTPUT],
+                                  cfg.inputs == "system")
         (repo / name / "config.pbtxt").write_text(mcfg.to_pbtxt(config))
         return name
     if cfg.serving != "ensemble":
         raise ValueError(f"unknown serving '{cfg.serving}' (params.yaml: h100.configs[].serving); "
-                         "choose fused or ensemble")
+                         "choose fused, ensemble or transport")
     lookups = mcfg.Tensor("lookup_vectors", LOOKUP_DTYPE[cfg.precision], (mcfg.NUM_TABLES, 128))
     sparse, dense = f"{name}_sparse", f"{name}_dense"
     write_version(repo / sparse / "1", "sparse_torch.py", dense_onnx, spec, tables_npz)

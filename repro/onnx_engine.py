@@ -20,7 +20,7 @@ import numpy as np
 
 SUPPORTED = {"MatMul", "Add", "Mul", "Relu", "Sigmoid", "Concat", "Transpose", "Reshape", "Unsqueeze", "Slice",
              "Gather"}
-FUSED = {"Linear"}   # written by fuse_linear, never read from a file
+FUSED = {"Linear", "DotInteraction"}   # written by fuse_linear / fuse_dot_interaction, never read from a file
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,89 @@ def fuse_linear(graph: Graph) -> Graph:
     return Graph(tuple(out), graph.constants, graph.inputs, graph.outputs)
 
 
+def _consumers(graph: Graph) -> dict[str, list[Node]]:
+    found: dict[str, list[Node]] = {}
+    for node in graph.nodes:
+        for name in node.inputs:
+            found.setdefault(name, []).append(node)
+    return found
+
+
+def _only(consumers: dict[str, list[Node]], name: str, op: str) -> Node | None:
+    nodes = consumers.get(name, [])
+    return nodes[0] if len(nodes) == 1 and nodes[0].op == op else None
+
+
+def _is_identity_slice(graph: Graph, node: Node) -> bool:
+    probe = np.zeros((3, 1, 5))
+    params = [graph.constants.get(n) if n else None for n in node.inputs[1:]] + [None] * (5 - len(node.inputs))
+    if any(p is None for p in params[:3]):
+        return False
+    return probe[slice_index(probe.shape, *params[:4])].shape == probe.shape
+
+
+def _dot_interaction_at(graph: Graph, matmul: Node, producer: dict[str, Node],
+                        consumers: dict[str, list[Node]]) -> tuple[list[Node], Node] | None:
+    """The nodes of one DLRM dot interaction ending at ``matmul``, and the node replacing them."""
+    z, zt = matmul.inputs
+    transpose, stack = producer.get(zt), producer.get(z)
+    if transpose is None or transpose.op != "Transpose" or transpose.inputs[0] != z \
+            or list(transpose.attrs.get("perm", [])) != [0, 2, 1]:
+        return None
+    if stack is None or stack.op != "Concat" or stack.attrs.get("axis") != 1 or len(stack.inputs) != 2 \
+            or len(consumers.get(z, [])) != 2:
+        return None
+    first, lookups = stack.inputs
+    chain, node = [], producer.get(first)
+    if node is not None and node.op == "Slice" and _is_identity_slice(graph, node) and len(consumers[first]) == 1:
+        chain.append(node)
+        node = producer.get(node.inputs[0])
+    if node is None or node.op != "Unsqueeze" or len(consumers[node.outputs[0]]) != 1 \
+            or graph.constants.get(node.inputs[1], np.array([])).tolist() != [1]:
+        return None
+    chain.append(node)
+    bottom = node.inputs[0]
+    reshape = _only(consumers, matmul.outputs[0], "Reshape")
+    if reshape is None or len(graph.constants.get(reshape.inputs[1], ())) != 2:
+        return None
+    gather = _only(consumers, reshape.outputs[0], "Gather")
+    if not gather or gather.attrs.get("axis", 0) != 1 or gather.inputs[1] not in graph.constants:
+        return None
+    joined = _only(consumers, gather.outputs[0], "Concat")
+    if joined is None or joined.attrs.get("axis") != 1 or sorted(joined.inputs) != sorted([bottom, gather.outputs[0]]):
+        return None
+    following = consumers.get(joined.outputs[0], [])
+    pad_to = 8 if following and all(n.op == "Linear" for n in following) else 1
+    fused = Node("DotInteraction", (bottom, lookups), joined.outputs,
+                 {"pairs": graph.constants[gather.inputs[1]].reshape(-1).tolist(),
+                  "bottom_first": joined.inputs[0] == bottom, "pad_to": pad_to})
+    return [*chain, stack, transpose, matmul, reshape, gather, joined], fused
+
+
+def fuse_dot_interaction(graph: Graph) -> Graph:
+    """DLRM's dot interaction as tf2onnx writes it (Unsqueeze [-> Slice] -> Concat with the lookups
+    -> Transpose -> MatMul -> Reshape -> Gather of the kept pairs -> Concat with the bottom output)
+    becomes one ``DotInteraction`` node. When only Linear nodes read it, its output may carry zero
+    columns up to a multiple of 8 (their weights are padded the same way)."""
+    producer = {o: n for n in graph.nodes for o in n.outputs}
+    consumers = _consumers(graph)
+    removed, replacement = set(), {}
+    for node in graph.nodes:
+        if node.op == "MatMul" and node.inputs[1] not in graph.constants:
+            found = _dot_interaction_at(graph, node, producer, consumers)
+            if found:
+                nodes, fused = found
+                removed.update(id(n) for n in nodes)
+                replacement[id(nodes[-1])] = fused
+    nodes = tuple(replacement.get(id(n), n) for n in graph.nodes if id(n) not in removed or id(n) in replacement)
+    return Graph(nodes, graph.constants, graph.inputs, graph.outputs)
+
+
+def optimize(graph: Graph) -> Graph:
+    """The rewrites the GPU engine runs with: Linear fusion, then the fused dot interaction."""
+    return fuse_dot_interaction(fuse_linear(graph))
+
+
 class NumpyBackend:
     def __init__(self, dtype: str = "float32"):
         self.dtype = np.dtype(dtype)
@@ -122,6 +205,17 @@ class NumpyBackend:
     def linear(x, weights, relu: bool):
         y = x @ weights[0] + weights[1]
         return np.maximum(y, 0) if relu else y
+
+    @staticmethod
+    def interaction(attrs: dict):
+        """DotInteraction without padding (the numpy Linear weights are not padded)."""
+        pairs = np.asarray(attrs["pairs"])
+
+        def run(bottom, lookups):
+            z = np.concatenate([bottom[:, None, :], lookups], axis=1)
+            dots = (z @ np.transpose(z, (0, 2, 1))).reshape(z.shape[0], -1)[:, pairs]
+            return np.concatenate([bottom, dots] if attrs["bottom_first"] else [dots, bottom], axis=1)
+        return run
 
 
 class TorchBackend:
@@ -163,13 +257,17 @@ class TorchBackend:
         return self.tensor(padded).t(), self.tensor(np.broadcast_to(bias, (n,))), k
 
     def linear(self, x, weights, relu: bool):
-        w_t, bias, k = weights
-        if w_t.shape[1] != k:
-            x = self.torch.nn.functional.pad(x, (0, w_t.shape[1] - k))
+        w_t, bias, _ = weights
+        if x.shape[-1] != w_t.shape[1]:        # a DotInteraction output may already carry the padding
+            x = self.torch.nn.functional.pad(x, (0, w_t.shape[1] - x.shape[-1]))
         if relu:
             return self.torch._addmm_activation(bias, x, w_t.t(), use_gelu=False) if x.is_cuda else \
                 self.torch.relu(self.torch.addmm(bias, x, w_t.t()))
         return self.torch.addmm(bias, x, w_t.t())
+
+    def interaction(self, attrs: dict):
+        from repro.gpu_kernels import DotInteraction
+        return DotInteraction(attrs["pairs"], attrs["bottom_first"], attrs["pad_to"], self.device)
 
 
 def slice_index(shape: tuple[int, ...], starts, ends, axes, steps) -> tuple:
@@ -193,6 +291,8 @@ class Engine:
         self.tensors = {name: backend.tensor(value) for name, value in graph.constants.items()
                         if name not in linear and name not in linear.values()}
         self.linear = {w: backend.linear_weights(graph.constants[w], graph.constants[b]) for w, b in linear.items()}
+        self.interactions = {n.outputs[0]: backend.interaction(n.attrs) for n in graph.nodes
+                             if n.op == "DotInteraction"}
 
     def trace_matmuls(self, **feeds) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
         """Operand shapes of every plain MatMul in one run (for FLOP counts)."""
@@ -211,6 +311,8 @@ class Engine:
             op = node.op
             if op == "Linear":
                 y = b.linear(x[0], self.linear[node.inputs[1]], node.attrs["relu"])
+            elif op == "DotInteraction":
+                y = self.interactions[node.outputs[0]](x[0], x[1])
             elif op == "MatMul":
                 y = x[0] @ x[1]
                 if trace is not None:

@@ -85,7 +85,8 @@ def validate(params: dict) -> dict:
 
 
 H100_CHOICES = {"model": ["dlrm", "dcnv2"], "preset": list(PRESETS), "precision": ["fp32", "fp16"],
-                "sparse": ["fused", "placement", "cache"], "serving": ["fused", "ensemble"]}
+                "sparse": ["fused", "placement", "cache"], "serving": ["fused", "ensemble", "transport"]}
+H100_OPTIONAL = {"inputs": ["system", "cuda"]}
 
 
 def validate_h100(params: dict) -> None:
@@ -93,13 +94,15 @@ def validate_h100(params: dict) -> None:
     positive_ints(params, "h100.batch_sizes")
     non_negative(params, "h100.memory_threshold_gb")
     non_negative(params, "h100.gpucacheper")
-    one_of(params, "h100.default_serving", H100_CHOICES["serving"])
+    one_of(params, "h100.default_serving", ["fused", "ensemble"])
     one_of(params, "h100.fp32_matmul", ["ieee", "tf32"])
+    non_negative(params, "h100.chunk_rows")
     for i, config in enumerate(require(params, "h100.configs")):
-        if not isinstance(config, dict) or set(config) != set(H100_CHOICES):
-            raise ParamsError(f"params.yaml: 'h100.configs[{i}]' must have exactly the keys {sorted(H100_CHOICES)}.")
-        for key, choices in H100_CHOICES.items():
-            if config[key] not in choices:
+        if not isinstance(config, dict) or not set(H100_CHOICES) <= set(config) <= set(H100_CHOICES) | set(H100_OPTIONAL):
+            raise ParamsError(f"params.yaml: 'h100.configs[{i}]' must have the keys {sorted(H100_CHOICES)} "
+                              f"(and optionally {sorted(H100_OPTIONAL)}).")
+        for key, choices in {**H100_CHOICES, **H100_OPTIONAL}.items():
+            if key in config and config[key] not in choices:
                 raise ParamsError(f"params.yaml: field 'h100.configs[{i}].{key}' is '{config[key]}'; "
                                   f"choose one of {sorted(choices)}.")
     for key in ("measurement_interval_ms", "max_trials", "input_samples"):

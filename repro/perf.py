@@ -35,6 +35,7 @@ class PerfSettings:
     max_trials: int
     retries: int
     protocol: str = "grpc"
+    shared_memory: str = "system"   # system (upstream's) | cuda (inputs placed in GPU memory by the client)
 
     @classmethod
     def from_params(cls, params: dict) -> "PerfSettings":
@@ -94,7 +95,7 @@ def write_input_data(split: Split, path: Path, samples: int = 256) -> None:
 def perf_command(runtime: Runtime, model: str, url: str, batch: int, csv: Path, input_data: Path,
                  s: PerfSettings, interval_ms: int) -> list[str]:
     return [str(runtime.perf_analyzer), "-m", model, "-u", url, "-i", s.protocol, "-b", str(batch),
-            "--concurrency-range", f"{s.concurrency}:{s.concurrency}", "--shared-memory", "system",
+            "--concurrency-range", f"{s.concurrency}:{s.concurrency}", "--shared-memory", s.shared_memory,
             "--output-shared-memory-size", str(max(524288, 4 * batch)), "--input-data", str(input_data),
             "--measurement-mode", "time_windows", "--measurement-interval", str(interval_ms),
             "--stability-percentage", str(s.stability_percentage), "--max-trials", str(s.max_trials),

@@ -69,9 +69,13 @@ def build(kit_dir: Path, work: Path, out: Path, params_path: Path, only: list[st
     stats_path = out / "stats.json"
     stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
     for cfg in configs_from_params(section, only):
+        def keep(frame, model_stats, name=cfg.name):
+            atomic.write_csv(out / "perf" / f"{name}.csv", frame)
+            stats[name] = {**stats.get(name, {}), **model_stats}
+            atomic.write_text(stats_path, json.dumps(stats, indent=2, sort_keys=True) + "\n")
+
         try:
-            result = serve_and_measure(cfg, section, kit, work, out,
-                                       lambda frame, c=cfg: atomic.write_csv(out / "perf" / f"{c.name}.csv", frame))
+            result = serve_and_measure(cfg, section, kit, work, out, keep)
         except Exception as exc:  # one configuration failing must not lose the others' results
             failures.append(f"{cfg.name}: {type(exc).__name__}: {exc}")
             progress("h100", f"{cfg.name} FAILED: {exc}")

@@ -1,7 +1,13 @@
 """Shared fixtures. Tests run from the repo root with the project environment (`make test`)."""
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# The h100 engines' Triton-language kernels (repro.gpu_kernels) run on CPU tensors through Triton's
+# interpreter; it must be chosen before triton is first imported.
+os.environ.setdefault("TRITON_INTERPRET", "1")
 
 from repro import paths
 

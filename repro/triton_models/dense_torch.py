@@ -20,9 +20,9 @@ class TritonPythonModel:
         self.step = ts.GraphedStep(lambda numerical, lookups: ts.dense_forward(self.dense, numerical, lookups),
                                    {"numerical": ((ts.NUM_NUMERICAL,), torch.float32),
                                     "lookups": ((len(spec.cardinalities), spec.embedding_dim), ts.DTYPES[spec.precision])},
-                                   device)
+                                   device, chunk_rows=spec.chunk_rows)
         for batch in spec.batch_sizes:
-            self.step.slot(batch)
+            self.step.prepare(batch)
 
     def execute(self, requests):
         responses = []

@@ -82,3 +82,15 @@ def test_compacted_gate_tables_give_identical_lookups():
     for i in range(len(CARDS)):
         assert np.array_equal(kept[i][remapped[:, i]], tables[i][cat[:, i]])
         assert kept[i].shape[0] == len(np.unique(cat[:, i]))
+
+
+def test_chunked_step_gives_the_whole_batch_result():
+    from repro.torch_serving import GraphedStep
+    weights = torch.arange(12, dtype=torch.float32).reshape(4, 3)
+    fn = lambda x: x @ weights                                          # noqa: E731
+    whole = GraphedStep(fn, {"x": ((4,), torch.float32)}, CPU)
+    chunked = GraphedStep(fn, {"x": ((4,), torch.float32)}, CPU, chunk_rows=8)
+    x = torch.randn(32, 4, generator=torch.Generator().manual_seed(0))
+    assert chunked.chunked(32) and not chunked.chunked(8) and not chunked.chunked(12)
+    assert torch.equal(chunked(x=x), whole(x=x))
+    assert set(chunked.slots) == {8} and chunked.twin is not None      # two chunk slots, no whole-batch one
