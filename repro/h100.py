@@ -131,7 +131,8 @@ def serve_and_measure(cfg: ServeConfig, section: dict, kit: Kit, work: Path, out
             shutil.copy(m.log, logs / m.log.name)
             rows.append({**normalise(m), "throughput_samples": json.dumps(m.samples.get("throughput", []))})
             if on_frame is not None:
-                on_frame(labelled(rows, cfg, torch, model_stats(repo), shipped, section), model_stats(repo))
+                so_far = model_stats(repo)
+                on_frame(labelled(rows, cfg, torch, so_far, shipped, section), so_far)
             log(f"{cfg.name}: batch {batch}: {rows[-1]['Inferences/Second']:,.0f} infer/s, p99 "
                 f"{rows[-1]['p99 latency']:.0f} us{'' if m.stable else ' (unstable)'}")
     stats = model_stats(repo)
