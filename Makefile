@@ -37,8 +37,8 @@ $(VENV)/.installed: requirements.lock
 	@$(PY) -m pip check >/dev/null
 	@touch $@
 
-$(RUNTIME)/RUNTIME.json: $(VENV)/.installed repro/runtime.py
-	@$(PY) -m repro.runtime --dest $(RUNTIME) --cache .cache/wheels
+$(RUNTIME)/RUNTIME.json: $(VENV)/.installed repro/serving/runtime.py tools/setup_runtime.py
+	@$(PY) -m tools.setup_runtime --dest $(RUNTIME) --cache .cache/wheels
 
 deploy: deploy-cpu ## The main job: the pipeline on the cpu profile (= make deploy-cpu)
 
@@ -47,15 +47,15 @@ ONLY    ?=
 SKIP_ACCURACY ?=
 
 h100-kit: setup ## After `make deploy`: pack dist/h100/ (bundle, client wheels, dense graphs, accuracy gate) for a GPU host
-	@$(PY) -m repro.h100_kit build --out dist/h100 --python $(PYTHON)
+	@$(PY) -m tools.h100_kit build --out dist/h100 --python $(PYTHON)
 
 deploy-h100: ## On the GPU host (PyTorch + CUDA, no index; dist/h100/ carried): serve + measure into results/h100/ [ONLY=4B]
-	@$(H100_PY) -m repro.h100_kit unpack --kit dist/h100 --work .h100
+	@$(H100_PY) -m tools.h100_kit unpack --kit dist/h100 --work .h100
 	@REPRO_RUNTIME=$(CURDIR)/.h100/runtime/runtime PYTHONPATH=$(CURDIR)/.h100/site:$(CURDIR) \
 	  $(H100_PY) -m stages.h100 --kit dist/h100 --work .h100 --out results/h100 $(if $(ONLY),--only $(ONLY)) $(if $(SKIP_ACCURACY),--skip-accuracy)
 
 deploy-%: setup ## Run the pipeline for one profile (cpu; a100/a30/t4/v100/a40 inside their containers; h100: above)
-	@$(PY) -m repro.select_profile $*
+	@$(PY) -m tools.select_profile $*
 	@$(DVC) repro
 
 remeasure: setup ## Re-measure on this machine (accuracy, perf, native forced; tables rebuilt), e.g. after a clone
@@ -63,24 +63,24 @@ remeasure: setup ## Re-measure on this machine (accuracy, perf, native forced; t
 	@$(DVC) repro
 
 check-determinism: setup ## Re-run data..repos from scratch and check every output is byte-identical (dvc.lock hashes)
-	@$(PY) -m repro.determinism
+	@$(PY) -m tools.determinism
 
 bench: setup ## Print cold pipeline time, no-op repro time and the cpu DLRM offline table
-	@$(PY) -m repro.bench
+	@$(PY) -m tools.bench
 
 runtime-bundle: setup ## Pack Triton + perf_analyzer for a host without a package index: make runtime-bundle PYTHON=3.12
-	@$(PY) -m repro.runtime --bundle dist/triton-runtime-2.51.0-py$(PYTHON).tar.xz --cache .cache/wheels --python $(PYTHON)
+	@$(PY) -m tools.setup_runtime --bundle dist/triton-runtime-2.51.0-py$(PYTHON).tar.xz --cache .cache/wheels --python $(PYTHON)
 
 compare: setup ## Compare results across commits: make compare BASE=<rev> [HEAD=<rev>] [GPU=cpu]; exit 1 if worse
 	@test -n "$(BASE)" || { echo "compare: set BASE=<git revision>, e.g. make compare BASE=HEAD~1" >&2; exit 2; }
-	@$(PY) -m repro.compare_cli revisions --base "$(BASE)" $(if $(HEAD),--head "$(HEAD)") --gpu "$(GPU)" || \
+	@$(PY) -m tools.compare revisions --base "$(BASE)" $(if $(HEAD),--head "$(HEAD)") --gpu "$(GPU)" || \
 	  { rc=$$?; echo "make compare: the comparison exited $$rc ($$([ $$rc -eq 1 ] && echo 'something got worse' || echo 'bad input')); make itself reports any failure as 2" >&2; exit $$rc; }
 
 compare-published: setup ## Each measured table next to its published counterparts, with ratios: make compare-published GPU=cpu
-	@$(PY) -m repro.compare_cli published --gpu "$(GPU)"
+	@$(PY) -m tools.compare published --gpu "$(GPU)"
 
 doctor: setup ## Print versions of TF, tf2onnx, ORT, DVC, Triton server, perf_analyzer and the GPU; fail if broken
-	@$(PY) -m repro.doctor
+	@$(PY) -m tools.doctor
 
 test: setup ## Run the test suite (unit, golden, end-to-end)
 	@$(PY) -m pytest $(PYTEST_ARGS)
@@ -89,7 +89,7 @@ published: setup ## Regenerate results/published/ (registry of the 61 published 
 	@$(PY) -m stages.published --seeds $(SEEDS) --out results/published
 
 show-published: setup ## Print one registry table in its published form: make show-published TABLE=<table_id>
-	@$(PY) -m repro.registry --show "$(TABLE)"
+	@$(PY) -m tools.show_published --show "$(TABLE)"
 
 lock: ## Re-resolve requirements.lock from requirements.in (needs the network)
 	@rm -rf .lock-venv && $(PYTHON_BASE) -m venv .lock-venv

@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
-from repro.checkpoint import CheckpointError
-from repro.criteo import DataFormatError
-from repro.params import ParamsError
+from repro.errors import UserError
 
-KNOWN_ERRORS: tuple[type[BaseException], ...] = (ParamsError, DataFormatError, CheckpointError, ValueError,
-                                                 FileNotFoundError, RuntimeError)
+# Errors a stage reports in one line (exit 2) instead of a traceback: the user's own errors, and the
+# failures of the tools a stage drives (the server, perf_analyzer, the file system) whose message
+# names the file or the step.
+KNOWN_ERRORS: tuple[type[BaseException], ...] = (UserError, ValueError, FileNotFoundError, RuntimeError, OSError)
 
 
 def run_stage(name: str, body: Callable[[], None]) -> int:

@@ -6,11 +6,12 @@ from typing import Any
 
 import yaml
 
-from repro.presets import PRESETS
-from repro.profiles import PROFILES
+from repro.errors import UserError
+from repro.families.criteo.presets import PRESETS
+from repro.profiles.catalog import PROFILES
 
 
-class ParamsError(ValueError):
+class ParamsError(UserError):
     pass
 
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from repro import atomic, paths
 from repro.cli import progress, run_stage
-from repro.client import infer_split
-from repro.criteo import read_split
-from repro.metrics import roc_auc
+from repro.families.criteo.client import infer_split
+from repro.families.criteo.dataset import read_split
+from repro.families.scores import roc_auc
 from repro.params import load_params
-from repro.runtime import Runtime
-from repro.server import TritonServer
+from repro.serving.runtime import Runtime
+from repro.serving.server import TritonServer
 
 SERVED = ("tf", "hps", "native_tf")
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from repro import atomic
-from repro.checkpoint import read_checkpoint
+from repro.families.criteo.checkpoint import read_checkpoint
 from repro.cli import progress, run_stage
-from repro.criteo import read_split
+from repro.families.criteo.dataset import read_split
 from repro.params import load_params
-from repro.placement import placement_report
+from repro.engines.placement import placement_report
 
 CHECK_SAMPLES = 2048
 
@@ -26,7 +26,7 @@ CHECK_SAMPLES = 2048
 def build(model: str, checkpoint: Path, data: Path, out: Path, report_path: Path, params_path: Path) -> None:
     params = load_params(params_path)
     cfg = params["convert"]
-    from repro import export, training
+    from repro.families.criteo import export, training
     training.configure_determinism(params["seed"], params["train"]["threads"])
     ckpt = read_checkpoint(checkpoint)
     if ckpt.model != model:

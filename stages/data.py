@@ -10,10 +10,10 @@ from pathlib import Path
 
 from repro import atomic
 from repro.cli import progress, run_stage
-from repro.criteo import feature_spec, read_split, write_dataset
+from repro.families.criteo.dataset import feature_spec, read_split, write_dataset
 from repro.params import load_params
-from repro.presets import NUM_NUMERICAL, get_preset
-from repro.synthetic import make_dataset
+from repro.families.criteo.presets import NUM_NUMERICAL, get_preset
+from repro.families.criteo.synthetic import make_dataset
 
 
 def build(params_path: Path, out: Path) -> None:

@@ -28,7 +28,7 @@ def driver_version() -> str:
 
 
 def provenance(torch, kit: Path, command: str) -> dict:
-    from repro.runtime import TRITON_VERSION
+    from repro.serving.runtime import TRITON_VERSION
     manifest = kit / "manifest.json"
     return {"gpu": torch.cuda.get_device_name(0), "driver": driver_version(), "torch": torch.__version__,
             "cuda": torch.version.cuda, "triton": TRITON_VERSION, "python": platform.python_version(),
@@ -41,10 +41,10 @@ def build(kit_dir: Path, work: Path, out: Path, params_path: Path, only: list[st
     if not torch.cuda.is_available():
         raise RuntimeError("no CUDA device is visible: the h100 profile runs on a GPU host "
                            "(on a CPU machine use `make deploy`, the cpu profile)")
-    from repro.h100 import Kit, accuracy_gate, configs_from_params, serve_and_measure
-    from repro.h100_report import build_report
-    from repro.onnx_engine import fuse_linear, load_graph
-    from repro.physical_limits import mlp_flops_per_sample
+    from repro.profiles.h100.run import Kit, accuracy_gate, configs_from_params, serve_and_measure
+    from repro.profiles.h100.report import build_report
+    from repro.engines.onnx_engine import fuse_linear, load_graph
+    from repro.report.physical_limits import mlp_flops_per_sample
     section = load_params(params_path)["h100"]
     kit = Kit(kit_dir)
     if not (kit_dir / "manifest.json").exists():

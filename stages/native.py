@@ -14,12 +14,12 @@ import pandas as pd
 
 from repro import atomic
 from repro.cli import run_stage
-from repro.labels import row_labels
-from repro.measure import measure_models
+from repro.measure.labels import row_labels
+from repro.measure.campaign import measure_models
 from repro.params import load_params
-from repro.criteo import read_split
-from repro.perf import PerfSettings, measured_frame, write_input_data
-from repro.profiles import get_profile
+from repro.families.criteo.dataset import read_split
+from repro.measure.perf_analyzer import PerfSettings, measured_frame, write_input_data
+from repro.profiles.catalog import get_profile
 
 COLUMNS = {"native_tf": "Native TF", "tf": "TF sparse + ORT dense ensemble", "hps": "HPS-file sparse + ORT dense ensemble"}
 SPEEDUP = "Speedup - HPS-file ensemble to Native TF"

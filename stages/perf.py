@@ -15,12 +15,12 @@ import pandas as pd
 
 from repro import atomic
 from repro.cli import run_stage
-from repro.criteo import read_split
-from repro.labels import row_labels
-from repro.measure import measure_models
+from repro.families.criteo.dataset import read_split
+from repro.measure.labels import row_labels
+from repro.measure.campaign import measure_models
 from repro.params import load_params
-from repro.perf import PerfSettings, measured_frame, summary_metrics, write_input_data
-from repro.profiles import get_profile
+from repro.measure.perf_analyzer import PerfSettings, measured_frame, summary_metrics, write_input_data
+from repro.profiles.catalog import get_profile
 
 VARIANTS = ("tf", "hps")
 

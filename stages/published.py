@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from repro import atomic
-from repro.published import PublishedParseError, PublishedTable, parse_seed
-from repro.registry import build_index
+from repro.published.parse import PublishedParseError, PublishedTable, parse_seed
+from repro.published.registry import build_index
 
 
 def parse_all(seeds: Path) -> list[PublishedTable]:

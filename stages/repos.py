@@ -12,8 +12,8 @@ from pathlib import Path
 from repro import atomic
 from repro.cli import progress, run_stage
 from repro.params import load_params
-from repro.profiles import get_profile
-from repro.repository import RepoSettings, write_container_repo, write_local_repo
+from repro.profiles.catalog import get_profile
+from repro.families.criteo.repository import RepoSettings, write_container_repo, write_local_repo
 
 
 def build(converted: Path, engines: Path, out: Path, params_path: Path) -> None:

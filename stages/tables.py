@@ -15,10 +15,11 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from repro import atomic, paths, report
+from repro import atomic, paths
+from repro.report import measured as report
 from repro.cli import progress, run_stage
 from repro.params import load_params
-from repro.tables import render_markdown
+from repro.report.render import render_markdown
 
 UPSTREAM = ["data", "train@{m}", "convert@{m}", "repos", "perf"]
 

@@ -11,16 +11,16 @@ import sys
 from pathlib import Path
 
 from repro import atomic
-from repro.checkpoint import Checkpoint, write_checkpoint
+from repro.families.criteo.checkpoint import Checkpoint, write_checkpoint
 from repro.cli import progress, run_stage
-from repro.criteo import cardinalities, load_spec, read_split
+from repro.families.criteo.dataset import cardinalities, load_spec, read_split
 from repro.params import load_params
 
 
 def build(model: str, data: Path, out: Path, metrics: Path, params_path: Path) -> None:
     params = load_params(params_path)
     cfg = params["train"]
-    from repro import models, training  # TensorFlow loads only when a stage needs it
+    from repro.families.criteo import models, training  # TensorFlow loads only when a stage needs it
     training.configure_determinism(params["seed"], cfg["threads"])
     spec = load_spec(data)
     train_split, test_split = read_split(data, "train", spec), read_split(data, "test", spec)

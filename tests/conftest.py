@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-# The h100 engines' Triton-language kernels (repro.gpu_kernels) run on CPU tensors through Triton's
+# The h100 engines' Triton-language kernels (repro.engines.gpu_kernels) run on CPU tensors through Triton's
 # interpreter; it must be chosen before triton is first imported.
 os.environ.setdefault("TRITON_INTERPRET", "1")
 

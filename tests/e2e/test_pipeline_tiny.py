@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from repro import paths
-from repro.model_config import from_pbtxt
-from repro.tables import DLRM_COLUMNS
+from repro.serving.model_config import from_pbtxt
+from repro.report.render import DLRM_COLUMNS
 from stages import accuracy, convert, data, engine, native, perf, repos, tables, train
 
 pytestmark = pytest.mark.e2e
@@ -71,7 +71,7 @@ def test_onnx_engine_numpy_backend_matches_onnxruntime(run):
     import numpy as np
     import onnxruntime as ort
 
-    from repro.onnx_engine import Engine, NumpyBackend, load_graph
+    from repro.engines.onnx_engine import Engine, NumpyBackend, load_graph
     d, _ = run
     onnx_path = d["convert"] / "dlrm" / "dense.onnx"
     rng = np.random.default_rng(0)
@@ -155,7 +155,7 @@ def test_server_killed_during_perf_fails_and_keeps_earlier_results(run, monkeypa
     d, p = run
     out = d["results"] / "cpu" / "perf"
     before = (out / "dlrm_tf.csv").read_bytes()
-    import repro.measure as measure_module
+    import repro.measure.campaign as measure_module
     real_measure = measure_module.measure
 
     def kill_then_measure(runtime, model, url, *args, **kwargs):

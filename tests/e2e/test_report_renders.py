@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from repro.compare import classify
-from repro.compare_report import html_page
+from repro.compare.classify import classify
+from repro.compare.render import html_page
 from tests.golden.test_compare import load
 
 pytestmark = pytest.mark.e2e

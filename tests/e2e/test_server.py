@@ -6,8 +6,8 @@ import socket
 import pytest
 
 from repro import paths
-from repro.runtime import Runtime, RuntimeSetupError
-from repro.server import HOST, Ports, ServerError, TritonServer, choose_ports
+from repro.serving.runtime import Runtime, RuntimeSetupError
+from repro.serving.server import HOST, Ports, ServerError, TritonServer, choose_ports
 
 pytestmark = pytest.mark.e2e
 

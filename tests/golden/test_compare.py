@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from repro import compare_cli
-from repro.compare import BETTER, NOT_COMPARABLE, SAME, WORSE, Row, classify, has_regression
-from repro.compare_report import html_page, markdown
-from repro.revisions import RevisionError
+from tools import compare as compare_cli
+from repro.compare.classify import BETTER, NOT_COMPARABLE, SAME, WORSE, Row, classify, has_regression
+from repro.compare.render import html_page, markdown
+from repro.compare.revisions import RevisionError
 
 HERE = Path(__file__).parent / "compare"
 
@@ -97,6 +97,6 @@ def test_mismatched_profile_exits_2(capsys):
 
 
 def test_revision_error_type():
-    from repro.revisions import resolve
+    from repro.compare.revisions import resolve
     with pytest.raises(RevisionError):
         resolve("definitely-not-a-ref")

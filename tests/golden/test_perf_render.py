@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from repro.perf import Measurement, composing_breakdown, is_stable, measured_frame, normalise
-from repro.tables import render_markdown, DLRM_COLUMNS
+from repro.measure.perf_analyzer import Measurement, composing_breakdown, is_stable, measured_frame, normalise
+from repro.report.render import render_markdown, DLRM_COLUMNS
 
 HERE = Path(__file__).parent / "perf"
 

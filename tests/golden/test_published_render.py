@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from repro import paths
-from repro.published import parse_seed
-from repro.registry import load_index, load_table, render_table
-from repro.tables import normalised_cells
+from repro.published.parse import parse_seed
+from repro.published.registry import load_index, load_table, render_table
+from repro.report.render import normalised_cells
 
 # Published tables that were edited by hand upstream, so tabulate cannot reproduce their padding:
 # they must still match cell for cell. Reason per table id prefix.

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from repro.checkpoint import Checkpoint, CheckpointError, read_checkpoint, write_checkpoint
+from repro.families.criteo.checkpoint import Checkpoint, CheckpointError, read_checkpoint, write_checkpoint
 
 
 @pytest.fixture()

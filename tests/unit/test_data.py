@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from repro.criteo import DataFormatError, categorical_dtype, feature_spec, load_spec, read_split, write_dataset
-from repro.presets import PRESETS, get_preset
-from repro.synthetic import make_dataset
+from repro.families.criteo.dataset import DataFormatError, categorical_dtype, feature_spec, load_spec, read_split, write_dataset
+from repro.families.criteo.presets import PRESETS, get_preset
+from repro.families.criteo.synthetic import make_dataset
 
 CARDS = [5000, 4, 300, 70000]
 

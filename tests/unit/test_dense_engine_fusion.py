@@ -8,8 +8,8 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from repro.onnx_engine import Engine, NumpyBackend, fuse_linear, load_graph
-from repro.physical_limits import Hardware, limits, mlp_flops_per_sample
+from repro.engines.onnx_engine import Engine, NumpyBackend, fuse_linear, load_graph
+from repro.report.physical_limits import Hardware, limits, mlp_flops_per_sample
 
 
 def small_dense(path, rng):
@@ -54,7 +54,7 @@ def test_fused_graph_matches_onnxruntime_on_numpy_and_torch(dense):
     graph = fuse_linear(load_graph(path))
     assert np.abs(Engine(graph, NumpyBackend())(**feeds)[0] - want).max() < 1e-5
     torch = pytest.importorskip("torch")
-    from repro.onnx_engine import TorchBackend
+    from repro.engines.onnx_engine import TorchBackend
     engine = Engine(graph, TorchBackend("float32", device="cpu"))
     got = engine(**{k: engine.backend.tensor(v) for k, v in feeds.items()})[0].numpy()
     assert np.abs(got - want).max() < 1e-5 and isinstance(engine.linear[graph.nodes[0].inputs[1]][0], torch.Tensor)

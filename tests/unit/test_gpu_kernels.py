@@ -1,4 +1,4 @@
-"""The h100 engines' Triton-language kernels (repro.gpu_kernels), run on CPU through Triton's
+"""The h100 engines' Triton-language kernels (repro.engines.gpu_kernels), run on CPU through Triton's
 interpreter, against the PyTorch ops they replace; and the graph rewrite that puts DLRM's dot
 interaction into one node, checked against ONNX Runtime."""
 from __future__ import annotations
@@ -12,8 +12,8 @@ from onnx import TensorProto, helper, numpy_helper
 torch = pytest.importorskip("torch", reason="PyTorch (CPU build) is part of requirements.lock")
 pytest.importorskip("triton", reason="triton is part of requirements.lock")
 
-from repro import gpu_kernels as gk  # noqa: E402
-from repro.onnx_engine import Engine, NumpyBackend, TorchBackend, fuse_linear, load_graph, optimize  # noqa: E402
+from repro.engines import gpu_kernels as gk  # noqa: E402
+from repro.engines.onnx_engine import Engine, NumpyBackend, TorchBackend, fuse_linear, load_graph, optimize  # noqa: E402
 
 TABLES, DIM = 3, 16
 PAIRS = [4, 8, 9, 12, 13, 14]          # the strictly lower triangle of the 4 x 4 products, as tf2onnx writes it

@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="PyTorch (CPU build) is part of requirements.lock")
 
-from repro.gpu_tables import CachedTables, FusedTable, PlacedTables, RowSource, build_sparse  # noqa: E402
-from repro.h100_kit import compact_tables  # noqa: E402
+from repro.engines.gpu_tables import CachedTables, FusedTable, PlacedTables, RowSource, build_sparse  # noqa: E402
+from repro.profiles.h100.kit import compact_tables  # noqa: E402
 
 CPU = torch.device("cpu")
 CARDS = (50, 3, 700, 20)
@@ -85,7 +85,7 @@ def test_compacted_gate_tables_give_identical_lookups():
 
 
 def test_chunked_step_gives_the_whole_batch_result():
-    from repro.torch_serving import GraphedStep
+    from repro.engines.torch_serving import GraphedStep
     weights = torch.arange(12, dtype=torch.float32).reshape(4, 3)
     fn = lambda x: x @ weights                                          # noqa: E731
     whole = GraphedStep(fn, {"x": ((4,), torch.float32)}, CPU)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from repro import paths
-from repro.h100_repository import CARRIED_MODULES, ServeConfig, spec_for, write_repository
-from repro.model_config import from_pbtxt, mc
+from repro.families.criteo.gpu_repository import CARRIED_MODULES, ServeConfig, spec_for, write_repository
+from repro.serving.model_config import from_pbtxt, mc
 from repro.params import ParamsError, load_params, validate
 
 H100 = paths.RESULTS / "h100"
@@ -31,7 +31,8 @@ def test_fused_repository_is_one_gpu_python_model(tmp_path, onnx_file):
     assert config.backend == "python" and config.instance_group[0].kind == config.instance_group[0].KIND_GPU
     assert config.max_batch_size == 1024
     version = tmp_path / "repo" / name / "1"
-    assert sorted(p.name for p in (version / "repro").iterdir()) == sorted(CARRIED_MODULES)
+    assert sorted(p.relative_to(version / "repro").as_posix() for p in (version / "repro").rglob("*.py")) == \
+        sorted(CARRIED_MODULES)
     assert json.loads((version / "spec.json").read_text())["batch_sizes"] == [256, 1024]
 
 
@@ -61,7 +62,7 @@ def test_h100_params_errors_name_the_field():
 
 @pytest.mark.skipif(not (H100 / "provenance.json").exists(), reason="no committed h100 results")
 def test_report_rebuilds_from_the_committed_measurements(tmp_path):
-    from repro.h100_report import build_report
+    from repro.profiles.h100.report import build_report
     out = tmp_path / "h100"
     shutil.copytree(H100, out)
     prov = json.loads((out / "provenance.json").read_text())

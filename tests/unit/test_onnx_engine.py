@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from repro.onnx_engine import reshape_target, slice_index
+from repro.engines.onnx_engine import reshape_target, slice_index
 
 
 def test_slice_index_follows_onnx_semantics():
@@ -18,6 +18,6 @@ def test_reshape_zero_copies_the_dimension():
 
 def test_torch_backend_runs_where_torch_exists():
     torch = pytest.importorskip("torch", reason="PyTorch is not part of the cpu environment; the h100 host has it")
-    from repro.onnx_engine import TorchBackend
+    from repro.engines.onnx_engine import TorchBackend
     backend = TorchBackend("float32", device="cpu")
     assert backend.tensor(np.ones((2, 2), np.float32)).dtype == torch.float32

@@ -6,8 +6,8 @@ import stat
 
 import pytest
 
-from repro.perf import RELAXED_STABILITY, PerfError, PerfSettings, measure
-from repro.runtime import Runtime
+from repro.measure.perf_analyzer import RELAXED_STABILITY, PerfError, PerfSettings, measure
+from repro.serving.runtime import Runtime
 
 FAKE = """#!/usr/bin/env python3
 import sys

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from repro.placement import place_tables, placement_report
-from repro.presets import CARDINALITIES_4B, CARDINALITIES_22B
+from repro.engines.placement import place_tables, placement_report
+from repro.families.criteo.presets import CARDINALITIES_4B, CARDINALITIES_22B
 
 
 def test_22b_at_60gb_puts_the_two_largest_tables_on_cpu():

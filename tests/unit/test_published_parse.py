@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from repro.published import PublishedParseError, parse_flat_doc, parse_markdown_doc, parse_number
+from repro.published.parse import PublishedParseError, parse_flat_doc, parse_markdown_doc, parse_number
 
 DLRM_DOC = """### Offline scenario
 #### Offline: DLRM on NVIDIA A30, Merlin HPS + TensorRT with FP32

@@ -5,7 +5,7 @@ import filecmp
 import pytest
 
 from repro import paths
-from repro.registry import gpu_profile
+from repro.published.registry import gpu_profile
 from stages.published import main as published_main
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from repro.tables import normalised_cells, render_markdown
+from repro.report.render import normalised_cells, render_markdown
 
 
 def test_dlrm_style_matches_published_number_formats():

@@ -1,0 +1,1 @@
+"""Comparison across commits and against the published tables: load, classify, render."""

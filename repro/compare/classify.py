@@ -1,0 +1,118 @@
+"""Classify measured rows of two result sets: better / worse / no significant change / not comparable.
+
+A row is only compared with the row of the same table, batch and concurrency, measured under the same
+settings, engine, precision, device, runtime and versions; otherwise it is 'not comparable' and the
+verdict says which of those differ. A change is significant when the ratio is beyond the noise factor
+AND a Mann-Whitney U test on the repeated samples rejects 'same distribution'. Pure functions: loading
+(repro.compare.revisions) and rendering (repro.compare.render) live elsewhere.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from scipy.stats import mannwhitneyu
+
+BETTER, WORSE, SAME, NOT_COMPARABLE = "better", "worse", "no significant change", "not comparable"
+LABEL_FIELDS = ("engine", "precision", "device", "runtime", "versions")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str            # result column
+    samples: str         # key of the repeated samples that back it
+    higher_is_better: bool
+    unit: str
+
+
+METRICS = (Metric("Inferences/Second", "throughput", True, "infer/s"),
+           Metric("p50 latency", "latency_us", False, "us"),
+           Metric("p99 latency", "latency_us", False, "us"))
+
+
+@dataclass
+class Row:
+    """One measured row with what it needs for a fair comparison."""
+    table: str
+    batch: int
+    concurrency: int
+    values: dict[str, float]
+    samples: dict[str, list[float]]
+    labels: dict[str, str]
+    settings: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.table, self.batch, self.concurrency)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    table: str
+    batch: int
+    concurrency: int
+    metric: str
+    base: float | None
+    head: float | None
+    ratio: float | None
+    p_value: float | None
+    verdict: str
+    reason: str = ""
+
+
+def differences(base: Row, head: Row) -> list[str]:
+    """What makes two rows not comparable, in words."""
+    diff = [f"{name}: {base.labels.get(name)!r} -> {head.labels.get(name)!r}" for name in LABEL_FIELDS
+            if base.labels.get(name) != head.labels.get(name)]
+    keys = sorted(set(base.settings) | set(head.settings))
+    diff += [f"setting {k}: {base.settings.get(k)!r} -> {head.settings.get(k)!r}" for k in keys
+             if base.settings.get(k) != head.settings.get(k)]
+    return diff
+
+
+def significance(base: list[float], head: list[float]) -> float | None:
+    """Two-sided Mann-Whitney U p-value; None when there are too few samples to test."""
+    if len(base) < 2 or len(head) < 2:
+        return None
+    return float(mannwhitneyu(base, head, alternative="two-sided").pvalue)
+
+
+def classify_metric(base: Row, head: Row, metric: Metric, noise: float, alpha: float) -> Verdict:
+    b, h = base.values[metric.name], head.values[metric.name]
+    ratio = h / b if b else None
+    p = significance(base.samples.get(metric.samples, []), head.samples.get(metric.samples, []))
+    improved = ratio is not None and (ratio > noise if metric.higher_is_better else ratio < 1 / noise)
+    regressed = ratio is not None and (ratio < 1 / noise if metric.higher_is_better else ratio > noise)
+    if (improved or regressed) and p is not None and p < alpha:
+        verdict, reason = (BETTER if improved else WORSE), f"beyond noise x{noise:g}, p={p:.3g}"
+    elif improved or regressed:
+        verdict, reason = SAME, ("too few samples to test" if p is None else f"p={p:.3g} >= {alpha:g}")
+    else:
+        verdict, reason = SAME, f"within noise x{noise:g}"
+    return Verdict(base.table, base.batch, base.concurrency, metric.name, b, h, ratio, p, verdict, reason)
+
+
+def classify(base_rows: list[Row], head_rows: list[Row], noise: float = 1.10, alpha: float = 0.05) -> list[Verdict]:
+    """Verdicts for every metric of every row present in either set (unmatched rows are not comparable)."""
+    base_by, head_by = {r.key: r for r in base_rows}, {r.key: r for r in head_rows}
+    verdicts = []
+    for key in sorted(set(base_by) | set(head_by)):
+        b, h = base_by.get(key), head_by.get(key)
+        for metric in METRICS:
+            if b is None or h is None:
+                side = "base" if b is None else "head"
+                present = h if b is None else b
+                value = present.values[metric.name]
+                verdicts.append(Verdict(*key, metric.name, None if b is None else value, None if h is None else value,
+                                        None, None, NOT_COMPARABLE, f"no row at {side}"))
+                continue
+            diff = differences(b, h)
+            if diff:
+                verdicts.append(Verdict(*key, metric.name, b.values[metric.name], h.values[metric.name], None, None,
+                                        NOT_COMPARABLE, "; ".join(diff)))
+            else:
+                verdicts.append(classify_metric(b, h, metric, noise, alpha))
+    return verdicts
+
+
+def has_regression(verdicts: list[Verdict]) -> bool:
+    return any(v.verdict == WORSE for v in verdicts)

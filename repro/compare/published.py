@@ -1,0 +1,63 @@
+"""Measured tables next to their published counterparts: same model, precision and scenario, the
+same sparse flavour (TF SavedModel -> seed 001, HPS -> seed 000), size matched where the preset is
+a published size; the header names the different hardware and any size difference. A ratio column
+per row; measured rows with no published counterpart are listed, not hidden."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from tabulate import tabulate
+
+from repro import paths
+from repro.published.registry import load_index, load_table
+
+SOURCE_OF_VARIANT = {"tf": "001_99b988d175811b84.txt", "hps": "000_c41fefe0334b576a.txt"}
+MODEL_NAMES = {"dlrm": "DLRM", "dcnv2": "DCNv2"}
+
+
+@dataclass(frozen=True)
+class Counterpart:
+    table_id: str
+    title: str
+    gpu: str
+    model_size: str
+    frame: pd.DataFrame
+
+
+def counterparts(model: str, variant: str, precision: str, preset: str) -> list[Counterpart]:
+    index = load_index(paths.PUBLISHED_INDEX)
+    match = index[(index["source"] == SOURCE_OF_VARIANT[variant]) & (index["model"] == MODEL_NAMES[model])
+                  & (index["precision"] == precision.upper()) & (index["scenario"] == "offline")]
+    if preset in set(match["model_size"]):
+        match = match[match["model_size"] == preset]
+    return [Counterpart(r["table_id"], r["title"], r["gpu"], r["model_size"], load_table(paths.ROOT, r["file"]))
+            for _, r in match.iterrows()]
+
+
+def side_by_side(measured: pd.DataFrame, published: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
+    """Rows matched by batch (concurrency 1 both sides) with measured/published ratios."""
+    m = measured.set_index("Batch")
+    p = published.set_index("Batch")
+    common = [b for b in m.index if b in p.index]
+    out = pd.DataFrame({
+        "Batch": common,
+        "measured infer/s": [m.loc[b, "Inferences/Second"] for b in common],
+        "published infer/s": [p.loc[b, "Inferences/Second"] for b in common],
+        "throughput ratio": [m.loc[b, "Inferences/Second"] / p.loc[b, "Inferences/Second"] for b in common],
+        "measured p99 us": [m.loc[b, "p99 latency"] for b in common],
+        "published p99 us": [p.loc[b, "p99 latency"] for b in common],
+        "p99 ratio": [m.loc[b, "p99 latency"] / p.loc[b, "p99 latency"] for b in common]})
+    return out, [int(b) for b in m.index if b not in p.index]
+
+
+def render(name: str, measured: pd.DataFrame, preset: str, cp: Counterpart) -> str:
+    device = measured["device"].iloc[0]
+    size_note = "" if cp.model_size == preset else f"; size differs: measured {preset} preset vs published {cp.model_size}"
+    table, missing = side_by_side(measured, cp.frame)
+    head = (f"#### {name} (measured on {device}) vs published `{cp.table_id}` on {cp.gpu.upper()}{size_note}\n\n"
+            f"Published: {cp.title}\n\n")
+    body = tabulate(table, headers="keys", tablefmt="pipe", showindex=False,
+                    floatfmt=("g", ".0f", ".0f", ".3g", ".0f", ".0f", ".3g")) if len(table) else "(no common batch size)"
+    tail = f"\n\nMeasured batch sizes with no published counterpart: {', '.join(map(str, missing))}" if missing else ""
+    return head + body + tail + "\n"

@@ -1,0 +1,1 @@
+"""Model families: what is served. One folder per family (repro/families/<name>/)."""

@@ -1,0 +1,100 @@
+"""Triton model repositories of the h100 profile, written with Triton's model_config protobuf: the
+whole model as one python-backend model (``fused``), the upstream-like two-step ensemble
+(``ensemble``: sparse step -> lookup vectors on the GPU -> dense step), or ``transport``: the same
+inputs and output with no model work (zeros), which measures the python backend's own ceiling. Each
+model version carries the repro modules it imports, the dense ONNX graph and a spec.json
+(repro.engines.torch_serving.ModelSpec)."""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from repro.serving import model_config as mcfg
+from repro import paths
+from repro.families.criteo.presets import get_preset
+
+# What the python-backend models import, relative to repro/ (the engines package and its parents).
+CARRIED_MODULES = ("__init__.py", "engines/__init__.py", "engines/placement.py", "engines/gpu_kernels.py",
+                   "engines/gpu_tables.py", "engines/onnx_engine.py", "engines/torch_serving.py")
+TRITON_MODELS = Path(__file__).parent / "triton_models"
+LOOKUP_DTYPE = {"fp16": "FP16", "fp32": "FP32"}
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """One measured configuration of the h100 profile."""
+    model: str           # dlrm | dcnv2
+    preset: str          # 4B | 22B (or a small preset in tests)
+    precision: str       # fp16 | fp32
+    sparse: str          # fused | placement | cache
+    serving: str         # fused (one model) | ensemble (two steps) | transport (no model work)
+    inputs: str = "system"   # system (client system shared memory, upstream's) | cuda (already in GPU memory)
+
+    @property
+    def name(self) -> str:
+        suffix = "" if self.inputs == "system" else f"_{self.inputs}shm"
+        return f"{self.model}_{self.preset}_{self.precision}_{self.sparse}_{self.serving}{suffix}".lower()
+
+
+def spec_for(cfg: ServeConfig, seed: int, batch_sizes: list[int], memory_threshold_gb: float, gpucacheper: float,
+             dense_seed: int | None, cardinalities: list[int] | None = None, tables: str | None = None,
+             fp32_matmul: str = "ieee", chunk_rows: int = 0) -> dict:
+    preset = get_preset(cfg.preset) if cardinalities is None else None
+    return {"model": cfg.model, "precision": cfg.precision, "sparse": cfg.sparse,
+            "cardinalities": list(cardinalities if cardinalities is not None else preset.cardinalities),
+            "embedding_dim": 128, "seed": seed, "memory_threshold_gb": memory_threshold_gb,
+            "gpucacheper": gpucacheper, "batch_sizes": sorted(batch_sizes), "dense_seed": dense_seed, "tables": tables,
+            "fp32_matmul": fp32_matmul, "chunk_rows": chunk_rows}
+
+
+def write_version(version: Path, script: str, dense_onnx: Path, spec: dict, tables_npz: Path | None) -> None:
+    version.mkdir(parents=True)
+    shutil.copy(TRITON_MODELS / script, version / "model.py")
+    for module in CARRIED_MODULES:
+        (version / "repro" / module).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(paths.ROOT / "repro" / module, version / "repro" / module)
+    shutil.copy(dense_onnx, version / "dense.onnx")
+    if tables_npz is not None:
+        shutil.copy(tables_npz, version / spec["tables"])
+    (version / "spec.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+
+
+def python_gpu_model(name: str, max_batch: int, inputs, outputs, cpu_inputs: bool):
+    return mcfg.python_model(name, max_batch, inputs, outputs, 1, "KIND_GPU",
+                             {"FORCE_CPU_ONLY_INPUT_TENSORS": "yes" if cpu_inputs else "no"})
+
+
+def write_repository(repo: Path, cfg: ServeConfig, spec: dict, dense_onnx: Path, max_batch: int,
+                     tables_npz: Path | None = None) -> str:
+    """Write ``repo`` (must not exist) and return the name of the model to query."""
+    if repo.exists():
+        raise FileExistsError(f"{repo} exists; the repository writer never overwrites")
+    name = cfg.name
+    if cfg.serving in ("fused", "transport"):
+        script = "fused_torch.py" if cfg.serving == "fused" else "transport_torch.py"
+        write_version(repo / name / "1", script, dense_onnx, spec, tables_npz)
+        config = python_gpu_model(name, max_batch, [mcfg.CATEGORICAL, mcfg.NUMERICAL], [mcfg.OUTPUT],
+                                  cfg.inputs == "system")
+        (repo / name / "config.pbtxt").write_text(mcfg.to_pbtxt(config))
+        return name
+    if cfg.serving != "ensemble":
+        raise ValueError(f"unknown serving '{cfg.serving}' (params.yaml: h100.configs[].serving); "
+                         "choose fused, ensemble or transport")
+    lookups = mcfg.Tensor("lookup_vectors", LOOKUP_DTYPE[cfg.precision], (mcfg.NUM_TABLES, 128))
+    sparse, dense = f"{name}_sparse", f"{name}_dense"
+    write_version(repo / sparse / "1", "sparse_torch.py", dense_onnx, spec, tables_npz)
+    (repo / sparse / "config.pbtxt").write_text(mcfg.to_pbtxt(
+        python_gpu_model(sparse, max_batch, [mcfg.CATEGORICAL], [lookups], False)))
+    write_version(repo / dense / "1", "dense_torch.py", dense_onnx, spec, None)
+    (repo / dense / "config.pbtxt").write_text(mcfg.to_pbtxt(
+        python_gpu_model(dense, max_batch, [mcfg.NUMERICAL, lookups], [mcfg.OUTPUT], False)))
+    ensemble = mcfg.ensemble(name, max_batch, [mcfg.CATEGORICAL, mcfg.NUMERICAL], [mcfg.OUTPUT], [
+        (sparse, {"categorical_features": "categorical_features"}, {"lookup_vectors": "lookup_vectors"}),
+        (dense, {"numerical_features": "numerical_features", "lookup_vectors": "lookup_vectors"},
+         {"output": "output"})])
+    (repo / name / "1").mkdir(parents=True)
+    (repo / name / "1" / "ENSEMBLE.txt").write_text("ensemble: no files; the steps are in config.pbtxt\n")
+    (repo / name / "config.pbtxt").write_text(mcfg.to_pbtxt(ensemble))
+    return name

@@ -1,0 +1,1 @@
+"""Measurement: perf_analyzer runs, stability handling, repeated samples, what-ran labels."""

@@ -1,0 +1,215 @@
+"""results/h100/ from the measured CSVs: each configuration's table in the published look, next to
+its published A100 counterpart with a ratio column and the physical-limit estimate per batch; the
+fused-vs-ensemble comparison and the default it supports; the targets; plots; provenance. Reads
+files, never measures (so it can be rebuilt from a partial run's CSVs)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from tabulate import tabulate
+
+from repro import atomic
+from repro.families.criteo.gpu_repository import ServeConfig
+from repro.report.physical_limits import Hardware, limits
+from repro.families.criteo.presets import get_preset
+from repro.compare.published import counterparts
+from repro.report.measured import MODEL_NAMES, plot_throughput
+from repro.report.render import DLRM_COLUMNS, render_markdown
+
+TARGETS = (("DLRM 4B FP16, batch 65536: at least 20M infer/s", "dlrm", "4B", "fp16", 65536, "throughput", 20e6),
+           ("DLRM 4B FP16, batch 256: p99 at most 1 ms", "dlrm", "4B", "fp16", 256, "p99", 1000.0),
+           ("DLRM 22B FP32, batch 65536: at least 5M infer/s", "dlrm", "22B", "fp32", 65536, "throughput", 5e6))
+
+
+def load_runs(perf_dir: Path) -> dict[str, pd.DataFrame]:
+    return {p.stem: pd.read_csv(p) for p in sorted(perf_dir.glob("*.csv"))}
+
+
+def config_of(frame: pd.DataFrame) -> ServeConfig:
+    r = frame.iloc[0]
+    dtype = r["dtype"] if "dtype" in r else r["precision"].split()[0].lower()
+    inputs = r["shared_memory"] if "shared_memory" in r else "system"
+    return ServeConfig(r["model"], str(r["preset"]), dtype, r["sparse"], r["serving"], inputs)
+
+
+def upstream_protocol(cfg: ServeConfig) -> bool:
+    """Measured like the published tables: a model, inputs through system shared memory."""
+    return cfg.inputs == "system" and cfg.serving != "transport"
+
+
+def with_limits(frame: pd.DataFrame, cfg: ServeConfig, flops: float, section: dict) -> pd.DataFrame:
+    lim = limits(list(get_preset(cfg.preset).cardinalities), cfg.precision, cfg.sparse, section["memory_threshold_gb"],
+                 flops, Hardware.from_params(section["hardware"]), section["fp32_matmul"])
+    out = frame[["Batch", "Inferences/Second", "p99 latency"]].copy()
+    out["limit infer/s"] = lim["limit_infer_per_s"]
+    out["achieved"] = out["Inferences/Second"] / lim["limit_infer_per_s"]
+    out["bound by"] = lim["bound_by"]
+    return out
+
+
+def a100_side_by_side(frame: pd.DataFrame, cfg: ServeConfig) -> tuple[str, pd.DataFrame | None]:
+    variant = "hps" if cfg.sparse == "cache" else "tf"
+    found = [c for c in counterparts(cfg.model, variant, cfg.precision, cfg.preset) if c.gpu == "a100"]
+    if not found:
+        return "no published A100 counterpart", None
+    cp = found[0]
+    p = cp.frame.set_index("Batch")
+    out = frame[["Batch", "Inferences/Second", "p99 latency"]].copy()
+    out["A100 infer/s"] = [p.loc[b, "Inferences/Second"] if b in p.index else None for b in out["Batch"]]
+    out["ratio"] = out["Inferences/Second"] / out["A100 infer/s"]
+    out["A100 p99"] = [p.loc[b, "p99 latency"] if b in p.index else None for b in out["Batch"]]
+    return f"`{cp.table_id}` ({cp.title})", out
+
+
+def config_section(name: str, frame: pd.DataFrame, flops: dict[str, float], section: dict, stats: dict) -> str:
+    cfg = config_of(frame)
+    r = frame.iloc[0]
+    head = (f"### Offline: {MODEL_NAMES[cfg.model]} {cfg.preset}, {cfg.precision.upper()}, sparse `{cfg.sparse}`, "
+            f"serving `{cfg.serving}`{'' if cfg.inputs == 'system' else f', {cfg.inputs} inputs'} on {r['device']}\n\n"
+            f"- Engine: {r['engine']}\n- Runtime: {r['runtime']}; versions: {r['versions']}\n")
+    if "inputs" in r:
+        head += f"- Inputs: {r['inputs']}\n"
+    s = stats.get(name, {})
+    if s.get("sparse", {}).get("hit_rate") is not None:
+        head += (f"- GPU cache: {s['sparse']['cache_rows']:,} rows, hit rate {s['sparse']['hit_rate']:.3f} over "
+                 f"{s['sparse']['lookups']:,} host-table lookups (whole run, warm-up included)\n")
+    if s.get("distinct_ids_per_request"):
+        head += f"- Distinct (feature, id) pairs per request by batch: {s['distinct_ids_per_request']}\n"
+    unstable = frame.loc[~frame["stable"].astype(bool), "Batch"].tolist()
+    if unstable:
+        head += f"- Unstable after retries (kept, marked): batch {', '.join(map(str, unstable))}\n"
+    body = render_markdown(frame[DLRM_COLUMNS], "dlrm")
+    if cfg.serving == "transport":
+        return f"{head}\n{body}\n"
+    source, side = a100_side_by_side(frame, cfg)
+    side_md = (tabulate(side, headers="keys", tablefmt="pipe", showindex=False,
+                        floatfmt=("g", ".4g", ".0f", ".4g", ".3f", ".0f")) if side is not None else "")
+    lim = with_limits(frame, cfg, flops[cfg.model], section)
+    lim_md = tabulate(lim, headers="keys", tablefmt="pipe", showindex=False, floatfmt=("g", ".4g", ".0f", ".4g", ".3f"))
+    return (f"{head}\n{body}\n\nPublished counterpart: {source}\n\n{side_md}\n\n"
+            f"Physical limit (slowest of host link, gather, MLP at peak; perfect overlap assumed):\n\n{lim_md}\n")
+
+
+def serving_comparison(runs: dict[str, pd.DataFrame], default: str) -> str:
+    pairs = {}
+    for name, frame in runs.items():
+        cfg = config_of(frame)
+        if cfg.inputs == "system":
+            pairs.setdefault((cfg.model, cfg.preset, cfg.precision, cfg.sparse), {})[cfg.serving] = frame
+    lines = []
+    for key, both in sorted(pairs.items()):
+        if {"fused", "ensemble"} <= set(both):
+            f, e = both["fused"].set_index("Batch"), both["ensemble"].set_index("Batch")
+            table = pd.DataFrame({"fused infer/s": f["Inferences/Second"], "ensemble infer/s": e["Inferences/Second"],
+                                  "fused/ensemble": f["Inferences/Second"] / e["Inferences/Second"],
+                                  "fused p99": f["p99 latency"], "ensemble p99": e["p99 latency"]}).reset_index()
+            wins = int((table["fused/ensemble"] > 1).sum())
+            lines.append(f"{MODEL_NAMES[key[0]]} {key[1]} {key[2].upper()} ({key[3]}): fused is faster at {wins} of "
+                         f"{len(table)} batch sizes.\n\n"
+                         + tabulate(table, headers="keys", tablefmt="pipe", showindex=False,
+                                    floatfmt=("g", ".4g", ".4g", ".3f", ".0f", ".0f")))
+    verdict = (f"The profile serves `{default}` by default (params.yaml: h100.default_serving). The fused model keeps the "
+               "[B, 26, 128] lookup tensor inside one process and one CUDA graph; the ensemble hands it from the "
+               "sparse step to the dense step through Triton (DLPack on the GPU) and pays a second python-backend "
+               "round trip.")
+    return "## Fused model vs two-step ensemble\n\n" + verdict + "\n\n" + ("\n\n".join(lines) or "(not measured)") + "\n"
+
+
+def targets(runs: dict[str, pd.DataFrame]) -> str:
+    rows = []
+    for text, model, preset, precision, batch, kind, goal in TARGETS:
+        best = None
+        for frame in runs.values():
+            cfg = config_of(frame)
+            if (cfg.model, cfg.preset, cfg.precision) == (model, preset, precision) and batch in set(frame["Batch"]) \
+                    and upstream_protocol(cfg):
+                r = frame.set_index("Batch").loc[batch]
+                value = r["Inferences/Second"] if kind == "throughput" else r["p99 latency"]
+                if best is None or (value > best[0] if kind == "throughput" else value < best[0]):
+                    best = (value, cfg.name, bool(r["stable"]))
+        if best is None:
+            rows.append([text, "not measured", "", ""])
+        else:
+            met = best[0] >= goal if kind == "throughput" else best[0] <= goal
+            shown = f"{best[0] / 1e6:.2f}M infer/s" if kind == "throughput" else f"{best[0]:.0f} us"
+            note = "" if best[2] else " (unstable row)"
+            rows.append([text, shown + note, best[1], "met" if met else "not met"])
+    return ("## Targets\n\nMeasured as upstream measures (system shared memory, a real model); the transport and "
+            "CUDA-input rows below show what bounds them.\n\n"
+            + tabulate(rows, headers=["target", "reached", "configuration", "verdict"], tablefmt="pipe") + "\n")
+
+
+SERVER_PHASES = ["Server Queue", "Server Compute Input", "Server Compute Infer", "Server Compute Output"]
+
+
+def time_breakdown(runs: dict[str, pd.DataFrame], stats: dict, model: str = "dlrm", preset: str = "4B",
+                   precision: str = "fp16") -> str:
+    """Per batch: perf_analyzer's server phases (us) for each serving of one model, and the model's
+    own phases (stats.json, timed inside ``execute``), beside the transport-only ceiling."""
+    rows = []
+    for name, frame in runs.items():
+        cfg = config_of(frame)
+        if (cfg.model, cfg.preset, cfg.precision) != (model, preset, precision):
+            continue
+        inside = stats.get(name, {}).get("model_time_us", {})
+        for _, r in frame.iterrows():
+            phases = inside.get(str(int(r["Batch"])), {})
+            rows.append({"Batch": int(r["Batch"]), "configuration": name, "infer/s": r["Inferences/Second"],
+                         "avg latency": r["avg latency"], **{k.replace("Server ", ""): r[k] for k in SERVER_PHASES},
+                         "model: infer": phases.get("infer"), "model: respond": phases.get("respond")})
+    if not rows:
+        return ""
+    table = pd.DataFrame(rows).sort_values(["Batch", "configuration"], kind="stable")
+    table = table.astype(object).where(table.notna(), "")      # no model phases: the model did not time them
+    return (f"## Where the time goes: {MODEL_NAMES[model]} {preset} {precision.upper()}\n\n"
+            "Microseconds per request (concurrency 1). perf_analyzer's server phases: *Compute Input* is the server "
+            "copying the request into the python backend's shared memory, *Compute Infer* is the python backend round "
+            "trip including the model's `execute`, whose own phases follow (*model: infer* = inputs to the GPU, "
+            "sparse + dense, result back; *model: respond* = building the response). The `transport` rows run no "
+            "model: they are the python backend's ceiling under the same protocol.\n\n"
+            + tabulate(table, headers="keys", tablefmt="pipe", showindex=False, floatfmt=("g", "g", ",.0f") + (".0f",) * 7)
+            + "\n")
+
+
+def plots(runs: dict[str, pd.DataFrame], out: Path) -> list[str]:
+    written = []
+    groups: dict[tuple[str, str], dict[str, pd.DataFrame]] = {}
+    for name, frame in runs.items():
+        cfg = config_of(frame)
+        suffix = "" if cfg.inputs == "system" else f" ({cfg.inputs} inputs)"
+        groups.setdefault((cfg.model, cfg.preset), {})[f"{cfg.precision} {cfg.sparse}/{cfg.serving}{suffix}"] = frame
+    for (model, preset), frames in sorted(groups.items()):
+        for precision in ("fp32", "fp16"):
+            for c in counterparts(model, "tf", precision, preset):
+                if c.gpu == "a100" and c.model_size == preset:
+                    frames[f"{precision} published A100 (TF+TRT)"] = c.frame
+        path = out / f"throughput_{model}_{preset}.svg"
+        plot_throughput(frames, path, f"{MODEL_NAMES[model]} {preset}: offline throughput")
+        written.append(path.name)
+    return written
+
+
+def build_report(out: Path, section: dict, flops: dict[str, float], provenance: dict, accuracy: dict | None) -> str:
+    runs = load_runs(out / "perf")
+    stats = json.loads((out / "stats.json").read_text()) if (out / "stats.json").exists() else {}
+    parts = ["# h100 profile: offline results\n",
+             f"GPU {provenance.get('gpu')}, driver {provenance.get('driver')}, PyTorch {provenance.get('torch')}, "
+             f"CUDA {provenance.get('cuda')}, Triton {provenance.get('triton')}. Reproduce: `{provenance.get('command')}`.\n",
+             targets(runs)]
+    if accuracy:
+        rows = [[p, v["auc"], accuracy["auc_tensorflow"], f"{v['abs_diff']:.2e}",
+                 ("passed" if v["passed"] else "FAILED") if v["gated"] else "reported"]
+                for p, v in accuracy["served"].items()]
+        parts.append(f"## Accuracy gate\n\nSmall trained DLRM, {accuracy['samples']} test samples, tolerance "
+                     f"{accuracy['tolerance']:g}:\n\n" + tabulate(rows, headers=["precision", "served AUC",
+                     "TensorFlow AUC", "abs diff", "gate"], tablefmt="pipe") + "\n")
+    parts.append(time_breakdown(runs, stats))
+    parts.append(serving_comparison(runs, section["default_serving"]))
+    parts.append("## Configurations\n")
+    parts.extend(config_section(name, frame, flops, section, stats) for name, frame in runs.items())
+    parts.append("Plots: " + ", ".join(plots(runs, out)) + "\n")
+    text = "\n".join(parts)
+    atomic.write_text(out / "report.md", text)
+    return text

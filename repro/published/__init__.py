@@ -1,0 +1,1 @@
+"""The published results registry: the seed-document parser and the registry index."""

@@ -1,0 +1,1 @@
+"""Reports: the published-style table renderer, measured tables, plots, provenance, physical limits."""

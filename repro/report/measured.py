@@ -1,0 +1,109 @@
+"""Measured results in the published look: heading + parameter table + results table (the
+registry's renderer), SVG plots, and provenance. Reads files written by the measuring stages;
+never measures."""
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from pathlib import Path
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
+from tabulate import tabulate  # noqa: E402
+
+from repro.report.render import DLRM_COLUMNS, PERF_COMPONENTS, render_markdown  # noqa: E402
+
+MODEL_NAMES = {"dlrm": "DLRM", "dcnv2": "DCNv2"}
+plt.rcParams.update({"svg.hashsalt": "repro", "svg.fonttype": "none"})
+
+
+def heading(model: str, labels: dict, preset: str) -> str:
+    return (f"#### Offline: {MODEL_NAMES[model]} on {labels['device']}, {labels['engine']} with "
+            f"{labels['precision']}, {preset} preset")
+
+
+def parameter_table(labels: dict, model: str, preset: str, max_batch: int, instances: int) -> str:
+    rows = [("Device", labels["device"]), ("Model architecture", MODEL_NAMES[model]), ("Model size", f"{preset} preset"),
+            ("Engine", labels["engine"]), ("Precision", labels["precision"]), ("Runtime", labels["runtime"]),
+            ("Model format", "Triton ensemble (python-backend sparse + python-backend dense)"),
+            ("Max batch size", max_batch), ("Number of model instances", instances), ("Versions", labels["versions"])]
+    return tabulate(rows, headers=["Parameter Name", "Parameter Value"], tablefmt="pipe")
+
+
+def measured_markdown(frame: pd.DataFrame, model: str, preset: str, max_batch: int, instances: int) -> str:
+    labels = frame.iloc[0][["engine", "precision", "device", "runtime", "versions"]].to_dict()
+    unstable = frame.loc[~frame["stable"].astype(bool), "Batch"].tolist()
+    note = (f"\n\nUnstable after retries (perf_analyzer never reached its stability criterion): batch "
+            f"{', '.join(map(str, unstable))}." if unstable else "")
+    return (f"{heading(model, labels, preset)}\n\n{parameter_table(labels, model, preset, max_batch, instances)}\n\n"
+            f"{render_markdown(frame[DLRM_COLUMNS], 'dlrm')}{note}\n")
+
+
+def batch_axis(ax, batches: list[int]) -> None:
+    """Log-scale batch axis labelled with the measured batch sizes only (no crowded minor labels)."""
+    ax.set_xscale("log")
+    ticks = sorted(set(int(b) for b in batches))
+    ax.set_xticks(ticks, [str(b) for b in ticks])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def save_svg(fig, path: Path) -> None:
+    fig.savefig(path, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_throughput(frames: dict[str, pd.DataFrame], path: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, frame in frames.items():
+        ax.plot(frame["Batch"], frame["Inferences/Second"], marker="o", label=name)
+    batch_axis(ax, [b for frame in frames.values() for b in frame["Batch"]])
+    ax.set(xlabel="batch size", ylabel="inferences / second", title=title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    save_svg(fig, path)
+
+
+def plot_latency_breakdown(frame: pd.DataFrame, path: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    labels, bottom = [str(b) for b in frame["Batch"]], pd.Series(0.0, index=frame.index)
+    for column in PERF_COMPONENTS:
+        ax.bar(labels, frame[column], bottom=bottom, label=column)
+        bottom = bottom + frame[column]
+    ax.set(xlabel="batch size", ylabel="latency (us)", title=title)
+    ax.legend(fontsize=6)
+    save_svg(fig, path)
+
+
+def git_commit(root: Path) -> dict:
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        return out.stdout.strip() if out.returncode == 0 else ""
+    return {"commit": git("rev-parse", "HEAD") or "uncommitted", "dirty": bool(git("status", "--porcelain"))}
+
+
+def lock_hashes(lock: Path, stages: list[str]) -> dict:
+    """The dvc.lock entries (deps/outs md5) of the stages a result came from."""
+    if not lock.exists():
+        return {}
+    data = yaml.safe_load(lock.read_text()).get("stages", {})
+    return {name: {kind: {e["path"]: e.get("md5") for e in data[name].get(kind, [])} for kind in ("deps", "outs")}
+            for name in stages if name in data}
+
+
+def provenance(root: Path, frame: pd.DataFrame, settings: dict, stages: list[str], command: str) -> dict:
+    first = frame.iloc[0]
+    return {**git_commit(root), "host": {"machine": platform.machine(), "system": platform.system(),
+                                          "processor": platform.processor()},
+            "device": first["device"], "engine": first["engine"], "precision": first["precision"],
+            "runtime": first["runtime"], "versions": first["versions"], "measurement": settings,
+            "dvc_lock": lock_hashes(root / "dvc.lock", stages), "command": command}
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")

@@ -1,0 +1,180 @@
+"""Launch the real Triton server on 127.0.0.1 and always stop it (success, error, Ctrl-C, SIGTERM)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from repro.serving.runtime import Runtime
+
+HOST = "127.0.0.1"
+
+
+class ServerError(RuntimeError):
+    """The server did not start, died, or a model failed to load; the message carries the log tail."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    http: int
+    grpc: int
+    metrics: int
+
+    @property
+    def http_url(self) -> str:
+        return f"{HOST}:{self.http}"
+
+    @property
+    def grpc_url(self) -> str:
+        return f"{HOST}:{self.grpc}"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_port_free(port: int, what: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError as exc:
+            raise ServerError(f"{what} port {HOST}:{port} is already in use ({exc.strerror}); "
+                              f"stop whatever holds it or set the port to 0 to pick a free one.") from None
+
+
+def choose_ports(http: int = 0, grpc: int = 0, metrics: int = 0) -> Ports:
+    """Fixed ports are checked to be free; 0 picks a free port."""
+    chosen = []
+    for port, what in ((http, "HTTP"), (grpc, "gRPC"), (metrics, "metrics")):
+        if port:
+            ensure_port_free(port, what)
+        chosen.append(port or free_port())
+    return Ports(*chosen)
+
+
+def signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def log_tail(path: Path, lines: int = 25) -> str:
+    if not path.exists():
+        return "(no server log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback only)
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, b""
+    except (urllib.error.URLError, ConnectionError, TimeoutError, socket.timeout):
+        return 0, b""
+
+
+@dataclass
+class TritonServer:
+    """Context manager around one ``tritonserver`` process.
+
+    Binds every endpoint to 127.0.0.1, loads exactly ``models`` (explicit model control), waits
+    for readiness, writes the server log to ``log_path`` and stops the server on exit whatever
+    happened. SIGTERM to this process is turned into an exception so the server is stopped too.
+    """
+
+    runtime: Runtime
+    model_repository: Path
+    log_path: Path
+    models: list[str] = field(default_factory=list)
+    extra_args: list[str] = field(default_factory=list)
+    ports: Ports | None = None
+    ready_timeout_s: float = 120.0
+    process: subprocess.Popen | None = None
+    _old_sigterm: object = None
+
+    def command(self, ports: Ports) -> list[str]:
+        cmd = [str(self.runtime.server), f"--model-repository={self.model_repository}",
+               f"--backend-directory={self.runtime.backend_dir}", "--model-control-mode=explicit",
+               f"--http-address={HOST}", f"--grpc-address={HOST}", f"--metrics-address={HOST}",
+               f"--http-port={ports.http}", f"--grpc-port={ports.grpc}", f"--metrics-port={ports.metrics}",
+               "--log-verbose=0", "--exit-on-error=true", "--strict-readiness=true"]
+        cmd += [f"--load-model={name}" for name in self.models]
+        return cmd + list(self.extra_args)
+
+    def __enter__(self) -> "TritonServer":
+        self.runtime.check()
+        self.ports = self.ports or choose_ports()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._install_sigterm()
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(self.command(self.ports), stdout=log, stderr=subprocess.STDOUT,
+                                            env=self.runtime.env(), start_new_session=True)
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _install_sigterm(self) -> None:
+        def on_sigterm(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt(f"signal {signum}")
+        try:
+            self._old_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
+        except ValueError:  # not the main thread: the caller owns signal handling
+            self._old_sigterm = None
+
+    def wait_ready(self) -> None:
+        assert self.process is not None and self.ports is not None
+        deadline = time.monotonic() + self.ready_timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerError(f"Triton server exited with code {self.process.returncode} before it was ready "
+                                  f"(model repository {self.model_repository}, models {self.models}).\n"
+                                  f"Last lines of {self.log_path}:\n{log_tail(self.log_path)}")
+            status, _ = http_get(f"http://{self.ports.http_url}/v2/health/ready")
+            if status == 200:
+                return
+            time.sleep(0.2)
+        raise ServerError(f"Triton server not ready after {self.ready_timeout_s:.0f} s "
+                          f"(models {self.models}). Last lines of {self.log_path}:\n{log_tail(self.log_path)}")
+
+    def is_alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def metadata(self) -> dict:
+        assert self.ports is not None
+        status, body = http_get(f"http://{self.ports.http_url}/v2")
+        if status != 200:
+            raise ServerError(f"server metadata request failed with HTTP status {status}")
+        return json.loads(body)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """SIGTERM the server's process group (the python-backend stubs are in it), then SIGKILL."""
+        proc, self.process = self.process, None
+        if proc is not None:
+            signal_group(proc.pid, signal.SIGTERM)  # also when the leader died: its stubs may live on
+            try:
+                proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                signal_group(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if self._old_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._old_sigterm)  # type: ignore[arg-type]
+            self._old_sigterm = None

@@ -1,0 +1,88 @@
+"""`make compare` and `make compare-published`.
+
+    python -m tools.compare revisions --base HEAD~1 [--head REV] [--gpu cpu] [--noise 1.10]
+    python -m tools.compare published --gpu cpu
+
+Exit codes: 0 nothing got worse, 1 something got worse, 2 bad input (unknown revision, missing
+results, mismatched profiles).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from repro import atomic, paths
+from repro.compare.classify import classify, has_regression
+from repro.compare.render import html_page, markdown
+from repro.compare.published import counterparts, render
+from repro.compare.revisions import RevisionError, describe, load_rows, read_text, resolve
+
+REPORTS = paths.ROOT / "reports"
+
+
+def compare_revisions(base: str, head: str | None, gpu: str, noise: float) -> int:
+    base_commit, head_commit = resolve(base), resolve(head)
+    base_rows, head_rows = load_rows(base_commit, gpu), load_rows(head_commit, gpu)
+    verdicts = classify(base_rows, head_rows, noise=noise)
+    labels = (f"{base} ({describe(base_commit)})", head or "workspace")
+    title = f"Profile {gpu}: {labels[1]} vs {labels[0]}"
+    text = markdown(title, verdicts)
+    print(text)
+    stem = f"compare-{gpu}-{describe(base_commit)}-vs-{describe(head_commit)}"
+    atomic.write_text(REPORTS / f"{stem}.md", text)
+    atomic.write_text(REPORTS / f"{stem}.html", html_page(title, verdicts, base_rows, head_rows, labels))
+    print(f"reports: {REPORTS / stem}.md, {REPORTS / stem}.html")
+    if has_regression(verdicts):
+        print("compare: something got worse (exit 1)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def compare_published(gpu: str) -> int:
+    perf = paths.results_dir(gpu) / "perf"
+    settings = read_text(None, f"results/{gpu}/perf/settings.json")
+    if settings is None:
+        raise RevisionError(f"no measured results for profile '{gpu}' ({perf}/settings.json); run `make deploy-{gpu}`.")
+    s = json.loads(settings)
+    sections = [f"# Profile {gpu} vs the published tables\n"]
+    for csv in sorted(perf.glob("*.csv")):
+        if csv.name.endswith("_breakdown.csv"):
+            continue
+        model, variant = csv.stem.rsplit("_", 1)
+        measured = pd.read_csv(csv)
+        found = counterparts(model, variant, s["precision"], s["preset"])
+        if not found:
+            sections.append(f"#### {csv.stem}: no published counterpart (same model, precision, scenario)\n")
+        sections += [render(csv.stem, measured, s["preset"], cp) for cp in found]
+    text = "\n".join(sections)
+    print(text)
+    atomic.write_text(REPORTS / f"published-{gpu}.md", text)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    rev = sub.add_parser("revisions")
+    rev.add_argument("--base", required=True)
+    rev.add_argument("--head", default=None, help="default: the workspace")
+    rev.add_argument("--gpu", default="cpu")
+    rev.add_argument("--noise", type=float, default=1.10)
+    pub = sub.add_parser("published")
+    pub.add_argument("--gpu", default="cpu")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "revisions":
+            return compare_revisions(args.base, args.head, args.gpu, args.noise)
+        return compare_published(args.gpu)
+    except (RevisionError, FileNotFoundError) as exc:
+        print(f"compare: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
