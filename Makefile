@@ -17,7 +17,7 @@ export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DVC         := $(VENV)/bin/dvc
 
-.PHONY: h100-kit deploy-h100 remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
+.PHONY: check-params h100-kit deploy-h100 remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
 
 GPU  ?= cpu
 BASE ?=
@@ -55,10 +55,14 @@ deploy-h100: ## On the GPU host (PyTorch + CUDA, no index; dist/h100/ carried): 
 	  $(H100_PY) -m stages.h100 --kit dist/h100 --work .h100 --out results/h100 $(if $(ONLY),--only $(ONLY)) $(if $(SKIP_ACCURACY),--skip-accuracy)
 
 deploy-%: setup ## Run the pipeline for one profile (cpu; a100/a30/t4/v100/a40 inside their containers; h100: above)
-	@$(PY) -m tools.select_profile $*
+	@$(PY) -m tools.check_params --profile $*
 	@$(DVC) repro
 
+check-params: setup ## Validate params.yaml (typed schema, unknown keys, cross-checks) without running anything
+	@$(PY) -m tools.check_params
+
 remeasure: setup ## Re-measure on this machine (accuracy, perf, native forced; tables rebuilt), e.g. after a clone
+	@$(PY) -m tools.check_params
 	@$(DVC) repro --force --single-item accuracy perf native
 	@$(DVC) repro
 

@@ -1,115 +1,203 @@
-"""Load and validate params.yaml. Every error names the file, the field and the fix."""
+"""Load and validate params.yaml against a typed schema (pydantic) before anything runs.
+
+Unknown keys are rejected with the closest valid name, wrong types and values name their field, and
+every error says what to do. Families contribute their own subsections (``data.<family>``,
+``train.<family>``, ``convert.<family>``, ``accuracy.<family>``; repro.families.base)."""
 from __future__ import annotations
 
+import difflib
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Optional
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from repro.errors import UserError
+from repro.families import all_models, registry
 from repro.families.criteo.presets import PRESETS
 from repro.profiles.catalog import PROFILES
+
+FAMILY_SECTIONS = ("data", "train", "convert", "accuracy")
 
 
 class ParamsError(UserError):
     pass
 
 
-def require(params: dict, dotted: str) -> Any:
-    node: Any = params
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            raise ParamsError(f"params.yaml: field '{dotted}' is missing; add it (see README 'Parameters').")
-        node = node[key]
-    return node
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
-def positive_ints(params: dict, dotted: str) -> list[int]:
-    values = require(params, dotted)
-    values = values if isinstance(values, list) else [values]
-    bad = [v for v in values if not isinstance(v, int) or isinstance(v, bool) or v <= 0]
-    if bad or not values:
-        raise ParamsError(f"params.yaml: field '{dotted}' must hold positive integers, got {bad or values}; fix the value.")
-    return values
+PositiveInts = list[typing.Annotated[int, Field(gt=0)]]
 
 
-def non_negative(params: dict, dotted: str) -> float:
-    value = require(params, dotted)
-    if not isinstance(value, (int, float)) or value < 0:
-        raise ParamsError(f"params.yaml: field '{dotted}' must be a number >= 0, got {value!r}; fix the value.")
-    return float(value)
+class Repos(Strict):
+    max_batch_size: int = Field(gt=0)
+    instances: int = Field(gt=0)
 
 
-def one_of(params: dict, dotted: str, choices: list[str]) -> str:
-    value = require(params, dotted)
-    if value not in choices:
-        raise ParamsError(f"params.yaml: field '{dotted}' is '{value}'; choose one of {sorted(choices)}.")
-    return value
+class Perf(Strict):
+    batch_sizes: PositiveInts = Field(min_length=1)
+    concurrency: int = Field(gt=0)
+    measurement_interval_ms: int = Field(gt=0)
+    stability_percentage: float = Field(ge=0)
+    max_trials: int = Field(gt=0)
+    retries: int = Field(ge=0)
+
+
+class Native(Strict):
+    models: list[str]
+    batch_sizes: PositiveInts = Field(min_length=1)
+
+
+class H100Config(Strict):
+    model: Literal["dlrm", "dcnv2"]
+    preset: Literal[tuple(PRESETS)]  # type: ignore[valid-type]
+    precision: Literal["fp32", "fp16"]
+    sparse: Literal["fused", "placement", "cache"]
+    serving: Literal["fused", "ensemble", "transport"]
+    inputs: Literal["system", "cuda"] = "system"
+
+
+class H100Perf(Strict):
+    measurement_interval_ms: int = Field(gt=0)
+    stability_percentage: float = Field(ge=0)
+    max_trials: int = Field(gt=0)
+    retries: int = Field(ge=0)
+    input_samples: int = Field(gt=0)
+
+
+class H100Accuracy(Strict):
+    auc_tolerance: float = Field(ge=0)
+    batch_size: int = Field(gt=0)
+
+
+class H100Hardware(Strict):
+    host_link_gbps: float = Field(gt=0)
+    memory_gbps: float = Field(gt=0)
+    fp16_tflops: float = Field(gt=0)
+    fp32_tflops: float = Field(gt=0)
+    tf32_tflops: float = Field(gt=0)
+
+
+class H100(Strict):
+    seed: int = Field(gt=0)
+    batch_sizes: PositiveInts = Field(min_length=1)
+    memory_threshold_gb: float = Field(ge=0)
+    gpucacheper: float = Field(ge=0, le=1)
+    default_serving: Literal["fused", "ensemble"]
+    fp32_matmul: Literal["ieee", "tf32"]
+    chunk_rows: int = Field(ge=0)
+    configs: list[H100Config] = Field(min_length=1)
+    perf: H100Perf
+    accuracy: H100Accuracy
+    hardware: H100Hardware
+
+
+def family_section(name: str, base_fields: dict[str, Any]) -> type[BaseModel]:
+    """A stage section with one optional subsection per registered family."""
+    fields = {**base_fields, **{family.name: (Optional[getattr(family.params, name)], None)
+                                for family in registry().values()}}
+    return create_model(name.capitalize(), __base__=Strict, **fields)
+
+
+def schema() -> type[BaseModel]:
+    return create_model(
+        "Params", __base__=Strict,
+        profile=(Literal[tuple(PROFILES)], ...), seed=(int, Field(gt=0)),
+        models=(dict[str, str], Field(min_length=1)),
+        data=(family_section("data", {}), ...),
+        train=(family_section("train", {"threads": (int, Field(gt=0))}), ...),
+        convert=(family_section("convert", {"precision": (Literal["fp32", "fp16"], ...)}), ...),
+        accuracy=(family_section("accuracy", {}), ...),
+        repos=(Repos, ...), perf=(Perf, ...), native=(Native, ...), h100=(Optional[H100], None))
+
+
+def model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation (``Optional[M]``, ``list[M]``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def keys_at(model: type[BaseModel] | None, loc: tuple) -> list[str]:
+    """The valid keys of the section at ``loc`` (list indices skipped)."""
+    for part in loc:
+        if model is None:
+            return []
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        model = model_of(field.annotation) if field else None
+    return list(model.model_fields) if model else []
+
+
+def dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def describe(error: dict, model: type[BaseModel]) -> str:
+    loc, kind, value = tuple(error["loc"]), error["type"], error.get("input")
+    where = f"params.yaml: '{dotted(loc)}'"
+    if kind == "extra_forbidden":
+        valid = keys_at(model, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+        hint = f"did you mean '{dotted((*loc[:-1], close[0]))}'?" if close else f"valid keys here: {', '.join(valid)}."
+        return f"{where} is not a known key; {hint} Remove or rename it."
+    if kind == "missing":
+        return f"{where} is missing; add it (see the comments in params.yaml)."
+    if kind == "literal_error":
+        return f"{where} is {value!r}; choose one of {error['ctx']['expected']}."
+    if isinstance(value, str) and kind in ("float_type", "int_type"):
+        return (f"{where} is the string {value!r}, not a number; write it without quotes "
+                f"(YAML needs a dot in exponent form: 1.0e-3, not 1e-3).")
+    return f"{where} is {value!r}: {error['msg'].lower()}; fix the value."
+
+
+def cross_check(params: dict) -> list[str]:
+    """What the schema cannot see: models belong to their family, families have their sections,
+    batch sizes fit the repositories."""
+    problems, known = [], all_models()
+    for model, family in params["models"].items():
+        if model not in known:
+            close = difflib.get_close_matches(model, list(known), n=1)
+            problems.append(f"params.yaml: 'models.{model}' is not a model of any family"
+                            f"{f'; did you mean {close[0]!r}?' if close else ''} (models: {sorted(known)}).")
+        elif known[model] != family:
+            problems.append(f"params.yaml: 'models.{model}' says family '{family}', but {model} belongs to "
+                            f"'{known[model]}'; write 'models.{model}: {known[model]}'.")
+        else:
+            problems += [f"params.yaml: '{section}.{family}' is missing (the models of family '{family}' need it); "
+                         "add the section." for section in FAMILY_SECTIONS if params[section].get(family) is None]
+    problems += [f"params.yaml: 'native.models' lists '{m}', which is not in 'models'; add it there or remove it."
+                 for m in params["native"]["models"] if m not in params["models"]]
+    too_big = [b for b in params["perf"]["batch_sizes"] + params["native"]["batch_sizes"]
+               if b > params["repos"]["max_batch_size"]]
+    if too_big:
+        problems.append(f"params.yaml: batch sizes {too_big} exceed 'repos.max_batch_size' "
+                        f"({params['repos']['max_batch_size']}); lower them or raise the maximum.")
+    return sorted(set(problems), key=problems.index)
 
 
 def validate(params: dict) -> dict:
-    one_of(params, "profile", list(PROFILES))
-    one_of(params, "data.preset", list(PRESETS))
-    positive_ints(params, "seed")
-    for model in require(params, "train.models"):
-        one_of({"m": model}, "m", ["dlrm", "dcnv2"])
-    positive_ints(params, "train.epochs")
-    positive_ints(params, "train.batch_size")
-    positive_ints(params, "train.threads")
-    non_negative(params, "train.learning_rate")
-    one_of(params, "convert.precision", ["fp32", "fp16"])
-    non_negative(params, "convert.memory_threshold_gb")
-    non_negative(params, "convert.onnx_max_abs_diff")
-    non_negative(params, "convert.hps_gpucacheper")
-    positive_ints(params, "repos.max_batch_size")
-    positive_ints(params, "repos.instances")
-    non_negative(params, "accuracy.auc_tolerance")
-    positive_ints(params, "accuracy.batch_size")
-    positive_ints(params, "perf.batch_sizes")
-    positive_ints(params, "perf.concurrency")
-    positive_ints(params, "perf.measurement_interval_ms")
-    positive_ints(params, "perf.max_trials")
-    non_negative(params, "perf.stability_percentage")
-    non_negative(params, "perf.retries")
-    positive_ints(params, "native.batch_sizes")
-    for model in require(params, "native.models"):
-        if model not in require(params, "train.models"):
-            raise ParamsError(f"params.yaml: 'native.models' lists '{model}', which is not in 'train.models'.")
-    too_big = [b for b in require(params, "perf.batch_sizes") + require(params, "native.batch_sizes")
-               if b > require(params, "repos.max_batch_size")]
-    if too_big:
-        raise ParamsError(f"params.yaml: batch sizes {too_big} exceed 'repos.max_batch_size' "
-                          f"({require(params, 'repos.max_batch_size')}); lower them or raise the maximum.")
-    if "h100" in params:
-        validate_h100(params)
+    """``params`` unchanged when valid; else ParamsError listing every problem."""
+    model = schema()
+    try:
+        model.model_validate(params)
+    except ValidationError as exc:
+        raise ParamsError("\n".join(describe(e, model) for e in exc.errors())) from None
+    problems = cross_check(params)
+    if problems:
+        raise ParamsError("\n".join(problems))
     return params
-
-
-H100_CHOICES = {"model": ["dlrm", "dcnv2"], "preset": list(PRESETS), "precision": ["fp32", "fp16"],
-                "sparse": ["fused", "placement", "cache"], "serving": ["fused", "ensemble", "transport"]}
-H100_OPTIONAL = {"inputs": ["system", "cuda"]}
-
-
-def validate_h100(params: dict) -> None:
-    positive_ints(params, "h100.seed")
-    positive_ints(params, "h100.batch_sizes")
-    non_negative(params, "h100.memory_threshold_gb")
-    non_negative(params, "h100.gpucacheper")
-    one_of(params, "h100.default_serving", ["fused", "ensemble"])
-    one_of(params, "h100.fp32_matmul", ["ieee", "tf32"])
-    non_negative(params, "h100.chunk_rows")
-    for i, config in enumerate(require(params, "h100.configs")):
-        if not isinstance(config, dict) or not set(H100_CHOICES) <= set(config) <= set(H100_CHOICES) | set(H100_OPTIONAL):
-            raise ParamsError(f"params.yaml: 'h100.configs[{i}]' must have the keys {sorted(H100_CHOICES)} "
-                              f"(and optionally {sorted(H100_OPTIONAL)}).")
-        for key, choices in {**H100_CHOICES, **H100_OPTIONAL}.items():
-            if key in config and config[key] not in choices:
-                raise ParamsError(f"params.yaml: field 'h100.configs[{i}].{key}' is '{config[key]}'; "
-                                  f"choose one of {sorted(choices)}.")
-    for key in ("measurement_interval_ms", "max_trials", "input_samples"):
-        positive_ints(params, f"h100.perf.{key}")
-    for key in ("host_link_gbps", "memory_gbps", "fp16_tflops", "fp32_tflops", "tf32_tflops"):
-        non_negative(params, f"h100.hardware.{key}")
 
 
 def load_params(path: Path = Path("params.yaml")) -> dict:
@@ -119,4 +207,6 @@ def load_params(path: Path = Path("params.yaml")) -> dict:
         params = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML ({exc}).") from None
-    return validate(params or {})
+    if not isinstance(params, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections (profile, seed, models, data, ...).")
+    return validate(params)

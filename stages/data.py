@@ -1,4 +1,4 @@
-"""Stage `data`: synthesize the Criteo-like dataset in the upstream binary split format.
+"""Stage `data`: synthesize each model family's dataset in its upstream format (artifacts/data/<family>/).
 
     python -m stages.data --params params.yaml --out artifacts/data
 """
@@ -10,23 +10,16 @@ from pathlib import Path
 
 from repro import atomic
 from repro.cli import progress, run_stage
-from repro.families.criteo.dataset import feature_spec, read_split, write_dataset
+from repro.families import families_in_use
 from repro.params import load_params
-from repro.families.criteo.presets import NUM_NUMERICAL, get_preset
-from repro.families.criteo.synthetic import make_dataset
 
 
 def build(params_path: Path, out: Path) -> None:
     params = load_params(params_path)
-    preset = get_preset(params["data"]["preset"])
-    progress("data", f"preset {preset.name}: {preset.train_samples} train + {preset.test_samples} test samples, "
-                     f"26 tables, {sum(preset.cardinalities):,} rows")
-    splits = make_dataset(params["seed"], list(preset.cardinalities), preset.train_samples, preset.test_samples,
-                          NUM_NUMERICAL)
-    spec = feature_spec(list(preset.cardinalities), NUM_NUMERICAL)
     with atomic.replace_dir(out) as staging:
-        write_dataset(staging, spec, splits)
-        read_split(staging, "test")  # the reader must accept what was written
+        for family in families_in_use(params):
+            summary = family.synthesize(params, staging / family.name)
+            progress("data", f"{family.name}: {summary}")
     progress("data", f"wrote {out}")
 
 

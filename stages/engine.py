@@ -1,8 +1,8 @@
-"""Stage `engine`: build the TensorRT engine of the dense ONNX submodel where TensorRT and a GPU
-exist (trtexec, min/opt/max batch 1 / trt_optimal / max); elsewhere record why it was skipped.
-Never writes a fake engine.
+"""Stage `engine`: build the model's TensorRT engine with its family's `trtexec` command where
+TensorRT and a GPU exist; elsewhere record why it was skipped and the exact command. Never writes a
+fake engine.
 
-    python -m stages.engine --model dlrm --onnx artifacts/convert/dlrm/dense.onnx --out artifacts/engine/dlrm
+    python -m stages.engine --model dlrm --converted artifacts/convert/dlrm --out artifacts/engine/dlrm
 """
 from __future__ import annotations
 
@@ -15,17 +15,8 @@ from pathlib import Path
 
 from repro import atomic
 from repro.cli import progress, run_stage
+from repro.families import family_of
 from repro.params import load_params
-
-TRT_OPTIMAL_BATCH = 1024
-
-
-def trtexec_command(onnx: Path, plan: Path, max_batch: int, fp16: bool, dim: int = 128) -> list[str]:
-    shapes = {name: f"numerical_features:{{b}}x13,lookup_vectors:{{b}}x26x{dim}" for name in ("min", "opt", "max")}
-    batches = {"min": 1, "opt": TRT_OPTIMAL_BATCH, "max": max_batch}
-    cmd = ["trtexec", f"--onnx={onnx}", f"--saveEngine={plan}", "--buildOnly"]
-    cmd += [f"--{k}Shapes={shapes[k].format(b=batches[k])}" for k in ("min", "opt", "max")]
-    return cmd + (["--fp16"] if fp16 else [])
 
 
 def skip_reason() -> str | None:
@@ -36,10 +27,10 @@ def skip_reason() -> str | None:
     return None
 
 
-def build(model: str, onnx: Path, out: Path, params_path: Path) -> None:
+def build(model: str, converted: Path, out: Path, params_path: Path) -> None:
     params = load_params(params_path)
-    cmd = trtexec_command(onnx, out / "model.plan", params["repos"]["max_batch_size"],
-                          params["convert"]["precision"] == "fp16")
+    family = family_of(params, model)
+    cmd = family.engine_command(model, converted, out / "model.plan", params)
     reason = skip_reason()
     with atomic.replace_dir(out) as staging:
         if reason:
@@ -48,18 +39,17 @@ def build(model: str, onnx: Path, out: Path, params_path: Path) -> None:
                                                               "command": cmd}, indent=2) + "\n")
             return
         progress("engine", f"{model}: {' '.join(cmd)}")
-        subprocess.run(trtexec_command(onnx, staging / "model.plan", params["repos"]["max_batch_size"],
-                                       params["convert"]["precision"] == "fp16"), check=True)
+        subprocess.run(family.engine_command(model, converted, staging / "model.plan", params), check=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, choices=["dlrm", "dcnv2"])
-    parser.add_argument("--onnx", type=Path, required=True)
+    parser.add_argument("--model", required=True, help="a model of params.yaml 'models'")
+    parser.add_argument("--converted", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     a = parser.parse_args(argv)
-    return run_stage("engine", lambda: build(a.model, a.onnx, a.out, a.params))
+    return run_stage("engine", lambda: build(a.model, a.converted, a.out, a.params))
 
 
 if __name__ == "__main__":

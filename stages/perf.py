@@ -1,5 +1,5 @@
-"""Stage `perf`: offline perf_analyzer measurements of every served ensemble (concurrency 1,
-system shared memory, the profile's batch sizes) through the real Triton server.
+"""Stage `perf`: offline perf_analyzer measurements of every served model (concurrency 1, system
+shared memory, the profile's batch sizes) through the real Triton server.
 
     python -m stages.perf --repos triton_repos/cpu --data artifacts/data --out results/cpu/perf \
         --summary results/cpu/perf_summary.json
@@ -15,14 +15,12 @@ import pandas as pd
 
 from repro import atomic
 from repro.cli import run_stage
-from repro.families.criteo.dataset import read_split
-from repro.measure.labels import row_labels
+from repro.families import family_of, families_in_use
 from repro.measure.campaign import measure_models
+from repro.measure.labels import labels_for
+from repro.measure.perf_analyzer import PerfSettings, measured_frame, summary_metrics
 from repro.params import load_params
-from repro.measure.perf_analyzer import PerfSettings, measured_frame, summary_metrics, write_input_data
 from repro.profiles.catalog import get_profile
-
-VARIANTS = ("tf", "hps")
 
 
 def build(repos: Path, data: Path, out: Path, summary: Path, params_path: Path) -> None:
@@ -30,17 +28,20 @@ def build(repos: Path, data: Path, out: Path, summary: Path, params_path: Path) 
     profile = get_profile(params["profile"])
     frames: dict[str, pd.DataFrame] = {}
     with atomic.replace_dir(out) as staging:
-        write_input_data(read_split(data, "test"), staging / "input_data.json")
-        for model in params["train"]["models"]:
-            labels = {f"{model}_{v}": row_labels(profile, v, params["convert"]["precision"]) for v in VARIANTS}
-            rows, breakdown = measure_models(list(labels), repos / "local", staging, staging / "input_data.json",
-                                             params["perf"]["batch_sizes"], PerfSettings.from_params(params), labels,
-                                             f"server_{model}")
+        for family in families_in_use(params):
+            family.write_request_inputs(data / family.name, staging / f"input_data_{family.name}.json")
+        for model in params["models"]:
+            family = family_of(params, model)
+            labels = labels_for(profile, family, family.perf_models(model), params["convert"]["precision"])
+            rows, breakdown = measure_models(list(labels), repos / "local", staging,
+                                             staging / f"input_data_{family.name}.json", params["perf"]["batch_sizes"],
+                                             PerfSettings.from_params(params), labels, f"server_{model}")
             for name, model_rows in rows.items():
                 frames[name] = measured_frame(model_rows)
                 atomic.write_csv(staging / f"{name}.csv", frames[name])
             atomic.write_csv(staging / f"{model}_breakdown.csv", pd.DataFrame(breakdown))
-        settings = {"profile": profile.name, "preset": params["data"]["preset"],
+        presets = sorted({family.size_label(params) for family in families_in_use(params)})
+        settings = {"profile": profile.name, "preset": " / ".join(p.removesuffix(" preset") for p in presets),
                     "precision": params["convert"]["precision"], **params["perf"]}
         (staging / "settings.json").write_text(json.dumps(settings, indent=2) + "\n")
     atomic.write_text(summary, json.dumps(summary_metrics(frames), indent=2) + "\n")

@@ -19,6 +19,8 @@ from repro import atomic, paths
 from repro.compare.classify import classify, has_regression
 from repro.compare.render import html_page, markdown
 from repro.compare.published import counterparts, render
+from repro.families import family_of
+from repro.params import load_params
 from repro.compare.revisions import RevisionError, describe, load_rows, read_text, resolve
 
 REPORTS = paths.ROOT / "reports"
@@ -49,15 +51,18 @@ def compare_published(gpu: str) -> int:
         raise RevisionError(f"no measured results for profile '{gpu}' ({perf}/settings.json); run `make deploy-{gpu}`.")
     s = json.loads(settings)
     sections = [f"# Profile {gpu} vs the published tables\n"]
-    for csv in sorted(perf.glob("*.csv")):
-        if csv.name.endswith("_breakdown.csv"):
-            continue
-        model, variant = csv.stem.rsplit("_", 1)
-        measured = pd.read_csv(csv)
-        found = counterparts(model, variant, s["precision"], s["preset"])
-        if not found:
-            sections.append(f"#### {csv.stem}: no published counterpart (same model, precision, scenario)\n")
-        sections += [render(csv.stem, measured, s["preset"], cp) for cp in found]
+    params = load_params()
+    for model in params["models"]:
+        family = family_of(params, model)
+        for name, variant in family.perf_models(model).items():
+            csv = perf / f"{name}.csv"
+            if not csv.exists():
+                continue
+            found = counterparts(family.display_names[model], family.published_sources[variant], s["precision"],
+                                 s["preset"])
+            if not found:
+                sections.append(f"#### {name}: no published counterpart (same model, precision, scenario)\n")
+            sections += [render(name, pd.read_csv(csv), s["preset"], cp) for cp in found]
     text = "\n".join(sections)
     print(text)
     atomic.write_text(REPORTS / f"published-{gpu}.md", text)

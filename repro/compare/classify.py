@@ -14,6 +14,7 @@ from scipy.stats import mannwhitneyu
 
 BETTER, WORSE, SAME, NOT_COMPARABLE = "better", "worse", "no significant change", "not comparable"
 LABEL_FIELDS = ("engine", "precision", "device", "runtime", "versions")
+COMPARED_LABELS = (*LABEL_FIELDS, "host")   # host: repro.measure.host summary, read beside the results
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Verdict:
 
 def differences(base: Row, head: Row) -> list[str]:
     """What makes two rows not comparable, in words."""
-    diff = [f"{name}: {base.labels.get(name)!r} -> {head.labels.get(name)!r}" for name in LABEL_FIELDS
+    diff = [f"{name} differs: {base.labels.get(name)!r} -> {head.labels.get(name)!r}" for name in COMPARED_LABELS
             if base.labels.get(name) != head.labels.get(name)]
     keys = sorted(set(base.settings) | set(head.settings))
     diff += [f"setting {k}: {base.settings.get(k)!r} -> {head.settings.get(k)!r}" for k in keys

@@ -12,8 +12,6 @@ from tabulate import tabulate
 from repro import paths
 from repro.published.registry import load_index, load_table
 
-SOURCE_OF_VARIANT = {"tf": "001_99b988d175811b84.txt", "hps": "000_c41fefe0334b576a.txt"}
-MODEL_NAMES = {"dlrm": "DLRM", "dcnv2": "DCNv2"}
 
 
 @dataclass(frozen=True)
@@ -25,9 +23,11 @@ class Counterpart:
     frame: pd.DataFrame
 
 
-def counterparts(model: str, variant: str, precision: str, preset: str) -> list[Counterpart]:
+def counterparts(display: str, source: str, precision: str, preset: str) -> list[Counterpart]:
+    """Published tables of the model (its published name) in one source document (its family says
+    which document publishes a variant)."""
     index = load_index(paths.PUBLISHED_INDEX)
-    match = index[(index["source"] == SOURCE_OF_VARIANT[variant]) & (index["model"] == MODEL_NAMES[model])
+    match = index[(index["source"] == source) & (index["model"] == display)
                   & (index["precision"] == precision.upper()) & (index["scenario"] == "offline")]
     if preset in set(match["model_size"]):
         match = match[match["model_size"] == preset]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from repro import paths
+from repro.measure.host import summary
 from repro.compare.classify import LABEL_FIELDS, Row
 from repro.errors import UserError
 
@@ -69,6 +70,8 @@ def load_rows(commit: str | None, profile: str) -> list[Row]:
         raise RevisionError(f"{folder}/settings.json at {describe(commit)} is for profile "
                             f"'{settings.get('profile')}', not '{profile}'.")
     compared = {k: settings.get(k) for k in COMPARED_SETTINGS}
+    host_text = read_text(commit, f"results/{profile}/host.json")
+    host = summary(json.loads(host_text) if host_text else None)
     rows = []
     for path in list_files(commit, folder):
         name = Path(path).name
@@ -80,5 +83,5 @@ def load_rows(commit: str | None, profile: str) -> list[Row]:
             rows.append(Row(name[:-4], int(r["Batch"]), int(r["Concurrency"]),
                             {c: float(r[c]) for c in ("Inferences/Second", "p50 latency", "p99 latency")},
                             json.loads(samples) if samples else {},
-                            {f: str(r[f]) for f in LABEL_FIELDS if f in r}, compared))
+                            {**{f: str(r[f]) for f in LABEL_FIELDS if f in r}, "host": host}, compared))
     return rows

@@ -1,1 +1,40 @@
-"""Model families: what is served. One folder per family (repro/families/<name>/)."""
+"""Model families: what is served. One folder per family (``repro/families/<name>/``) behind the
+interface in ``repro.families.base``; the registry below is the only list of families."""
+from __future__ import annotations
+
+from functools import cache
+
+from repro.errors import UserError
+from repro.families.base import Family
+
+
+@cache
+def registry() -> dict[str, Family]:
+    """Family name -> family. Imported lazily: a family loads its framework only when a stage needs it."""
+    from repro.families.criteo.family import CRITEO
+    return {family.name: family for family in (CRITEO,)}
+
+
+def get_family(name: str) -> Family:
+    families = registry()
+    if name not in families:
+        raise UserError(f"unknown model family '{name}' (params.yaml: models); families: {sorted(families)}")
+    return families[name]
+
+
+def all_models() -> dict[str, str]:
+    """Every model any family serves -> its family name."""
+    return {model: family.name for family in registry().values() for model in family.models}
+
+
+def family_of(params: dict, model: str) -> Family:
+    """The family of one model named in params.yaml's ``models`` map."""
+    if model not in params["models"]:
+        raise UserError(f"model '{model}' is not in params.yaml 'models' ({sorted(params['models'])}); add it there")
+    return get_family(params["models"][model])
+
+
+def families_in_use(params: dict) -> list[Family]:
+    """The families of the models params.yaml selects, in registry order."""
+    wanted = set(params["models"].values())
+    return [family for name, family in registry().items() if name in wanted]

@@ -1,4 +1,5 @@
-"""What actually ran, attached to every result row: engines, precision, device, runtime, versions."""
+"""What actually ran, attached to every result row: engine, precision, device, runtime, versions.
+The engine's words come from the model's family (``Family.engine_label``)."""
 from __future__ import annotations
 
 import importlib.metadata
@@ -8,18 +9,12 @@ import platform
 from repro.profiles.catalog import Profile
 from repro.serving.runtime import TRITON_VERSION
 
-SPARSE_ENGINES = {
-    "tf": "TF SavedModel sparse (TensorFlow {tensorflow}, python backend)",
-    "hps": "HPS-file sparse lookup (numpy, python backend; not the HPS backend)",
-    "native_tf": "whole model in TensorFlow {tensorflow} (python backend, no ensemble)",
-}
-DENSE_ENGINES = {"onnxruntime-cpu": "ONNX Runtime {onnxruntime} CPU dense (python backend)"}
+DISTRIBUTIONS = (("tensorflow", "tensorflow-cpu"), ("onnxruntime", "onnxruntime"), ("tf2onnx", "tf2onnx"),
+                 ("numpy", "numpy"), ("tritonclient", "tritonclient"))
 
 
 def versions() -> dict[str, str]:
-    found = {name: importlib.metadata.version(dist) for name, dist in
-             (("tensorflow", "tensorflow-cpu"), ("onnxruntime", "onnxruntime"), ("tf2onnx", "tf2onnx"),
-              ("numpy", "numpy"), ("tritonclient", "tritonclient"))}
+    found = {name: importlib.metadata.version(dist) for name, dist in DISTRIBUTIONS}
     return {**found, "triton_server": TRITON_VERSION, "perf_analyzer": TRITON_VERSION}
 
 
@@ -29,15 +24,14 @@ def device_label(profile: Profile) -> str:
     return profile.gpu
 
 
-def engine_label(profile: Profile, variant: str, v: dict[str, str]) -> str:
-    sparse = SPARSE_ENGINES[variant].format(**v)
-    if variant == "native_tf":
-        return sparse
-    return f"{sparse} + {DENSE_ENGINES[profile.dense_engine].format(**v)}"
+def row_labels(profile: Profile, engine: str, precision: str, found: dict[str, str]) -> dict[str, str]:
+    return {"engine": engine, "precision": precision.upper(), "device": device_label(profile),
+            "runtime": f"Triton {TRITON_VERSION} ({profile.runtime} runtime)",
+            "versions": "; ".join(f"{k} {found[k]}" for k in sorted(found))}
 
 
-def row_labels(profile: Profile, variant: str, precision: str) -> dict[str, str]:
-    v = versions()
-    return {"engine": engine_label(profile, variant, v), "precision": precision.upper(),
-            "device": device_label(profile), "runtime": f"Triton {TRITON_VERSION} ({profile.runtime} runtime)",
-            "versions": "; ".join(f"{k} {v[k]}" for k in sorted(v))}
+def labels_for(profile: Profile, family, variants: dict[str, str], precision: str) -> dict[str, dict[str, str]]:
+    """Served model name -> its row labels."""
+    found = versions()
+    return {name: row_labels(profile, family.engine_label(variant, profile.dense_engine, found), precision, found)
+            for name, variant in variants.items()}

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from repro.families.criteo.dataset import Split
 from repro.serving.runtime import Runtime
 from repro.report.render import DLRM_COLUMNS, PERF_COMPONENTS
 
@@ -82,14 +81,6 @@ def samples_from_export(path: Path, batch: int) -> dict[str, list[float]]:
     latencies = [(t - s0) / 1e3 for s0, t in requests]
     step = max(1, len(latencies) // MAX_LATENCY_SAMPLES)
     return {"throughput": throughput, "latency_us": [round(v, 1) for v in latencies[::step]]}
-
-
-def write_input_data(split: Split, path: Path, samples: int = 256) -> None:
-    """perf_analyzer real input data (batch-1 entries) from the test split: in-range category ids."""
-    data = [{"categorical_features": {"content": split.categorical[i].astype(int).tolist(), "shape": [26]},
-             "numerical_features": {"content": [round(float(v), 4) for v in split.numerical[i]], "shape": [13]}}
-            for i in range(min(samples, len(split)))]
-    path.write_text(json.dumps({"data": data}))
 
 
 def perf_command(runtime: Runtime, model: str, url: str, batch: int, csv: Path, input_data: Path,

@@ -19,29 +19,27 @@ from tabulate import tabulate  # noqa: E402
 
 from repro.report.render import DLRM_COLUMNS, PERF_COMPONENTS, render_markdown  # noqa: E402
 
-MODEL_NAMES = {"dlrm": "DLRM", "dcnv2": "DCNv2"}
 plt.rcParams.update({"svg.hashsalt": "repro", "svg.fonttype": "none"})
 
 
-def heading(model: str, labels: dict, preset: str) -> str:
-    return (f"#### Offline: {MODEL_NAMES[model]} on {labels['device']}, {labels['engine']} with "
-            f"{labels['precision']}, {preset} preset")
+def heading(display: str, labels: dict, size: str) -> str:
+    return f"#### Offline: {display} on {labels['device']}, {labels['engine']} with {labels['precision']}, {size}"
 
 
-def parameter_table(labels: dict, model: str, preset: str, max_batch: int, instances: int) -> str:
-    rows = [("Device", labels["device"]), ("Model architecture", MODEL_NAMES[model]), ("Model size", f"{preset} preset"),
+def parameter_table(labels: dict, display: str, size: str, max_batch: int, instances: int) -> str:
+    rows = [("Device", labels["device"]), ("Model architecture", display), ("Model size", size),
             ("Engine", labels["engine"]), ("Precision", labels["precision"]), ("Runtime", labels["runtime"]),
             ("Model format", "Triton ensemble (python-backend sparse + python-backend dense)"),
             ("Max batch size", max_batch), ("Number of model instances", instances), ("Versions", labels["versions"])]
     return tabulate(rows, headers=["Parameter Name", "Parameter Value"], tablefmt="pipe")
 
 
-def measured_markdown(frame: pd.DataFrame, model: str, preset: str, max_batch: int, instances: int) -> str:
+def measured_markdown(frame: pd.DataFrame, display: str, size: str, max_batch: int, instances: int) -> str:
     labels = frame.iloc[0][["engine", "precision", "device", "runtime", "versions"]].to_dict()
     unstable = frame.loc[~frame["stable"].astype(bool), "Batch"].tolist()
     note = (f"\n\nUnstable after retries (perf_analyzer never reached its stability criterion): batch "
             f"{', '.join(map(str, unstable))}." if unstable else "")
-    return (f"{heading(model, labels, preset)}\n\n{parameter_table(labels, model, preset, max_batch, instances)}\n\n"
+    return (f"{heading(display, labels, size)}\n\n{parameter_table(labels, display, size, max_batch, instances)}\n\n"
             f"{render_markdown(frame[DLRM_COLUMNS], 'dlrm')}{note}\n")
 
 

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.e2e
 
 def tiny_params(tmp_path):
     params = yaml.safe_load((paths.ROOT / "params.yaml").read_text())
-    params["data"]["preset"] = "tiny"
-    params["train"].update(models=["dlrm"], epochs=3, batch_size=512)
+    params["data"]["criteo"]["preset"] = "tiny"
+    params["models"] = {"dlrm": "criteo"}
+    params["train"]["criteo"].update(epochs=3, batch_size=512)
     params["perf"].update(batch_sizes=[64, 256], measurement_interval_ms=500, max_trials=4, retries=1)
     params["native"].update(models=["dlrm"], batch_sizes=[64])
     path = tmp_path / "params.yaml"
@@ -34,12 +35,12 @@ def run(tmp_path_factory):
     p = tiny_params(tmp)
     d = {k: tmp / k for k in ("data", "train", "convert", "engine", "repos", "results")}
     assert data.main(["--params", str(p), "--out", str(d["data"])]) == 0
-    assert train.main(["--params", str(p), "--model", "dlrm", "--data", str(d["data"]), "--out",
+    assert train.main(["--params", str(p), "--model", "dlrm", "--data", str(d["data"] / "criteo"), "--out",
                        str(d["train"] / "dlrm"), "--metrics", str(d["results"] / "train" / "dlrm.json")]) == 0
     assert convert.main(["--params", str(p), "--model", "dlrm", "--checkpoint", str(d["train"] / "dlrm"), "--data",
-                         str(d["data"]), "--out", str(d["convert"] / "dlrm"), "--report",
+                         str(d["data"] / "criteo"), "--out", str(d["convert"] / "dlrm"), "--report",
                          str(d["results"] / "convert" / "dlrm.json")]) == 0
-    assert engine.main(["--params", str(p), "--model", "dlrm", "--onnx", str(d["convert"] / "dlrm" / "dense.onnx"),
+    assert engine.main(["--params", str(p), "--model", "dlrm", "--converted", str(d["convert"] / "dlrm"),
                         "--out", str(d["engine"] / "dlrm")]) == 0
     assert repos.main(["--params", str(p), "--converted", str(d["convert"]), "--engines", str(d["engine"]),
                        "--out", str(d["repos"])]) == 0
@@ -115,7 +116,9 @@ def test_served_auc_matches_tensorflow(run):
     d, _ = run
     report = json.loads((d["results"] / "cpu" / "accuracy.json").read_text())
     assert set(report["models"]) == {"dlrm_tf", "dlrm_hps", "dlrm_native_tf"}
-    assert all(m["passed"] for m in report["models"].values())
+    assert all(m["passed"] and m["metric"] == "AUC" for m in report["models"].values())
+    assert (d["results"] / "cpu" / "logs" / "accuracy_dlrm.log").exists()
+    assert not list((d["results"] / "cpu" / "logs").glob(".*.partial"))
 
 
 def test_perf_csv_in_published_schema_with_labels(run):

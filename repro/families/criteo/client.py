@@ -1,6 +1,9 @@
 """Inference through the served models with tritonclient (gRPC, 127.0.0.1)."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import tritonclient.grpc as grpcclient
 
@@ -23,3 +26,11 @@ def infer_split(url: str, model: str, split: Split, batch_size: int) -> np.ndarr
     finally:
         client.close()
     return np.concatenate(out)
+
+
+def write_request_inputs(split: Split, path: Path, samples: int = 256) -> None:
+    """perf_analyzer real input data (batch-1 entries) from the test split: in-range category ids."""
+    data = [{"categorical_features": {"content": split.categorical[i].astype(int).tolist(), "shape": [26]},
+             "numerical_features": {"content": [round(float(v), 4) for v in split.numerical[i]], "shape": [13]}}
+            for i in range(min(samples, len(split)))]
+    path.write_text(json.dumps({"data": data}))

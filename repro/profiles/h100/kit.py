@@ -107,7 +107,7 @@ def build(out: Path, python: str, samples: int) -> dict:
     write_dense(paths.ARTIFACTS / "convert" / "dlrm" / "dense.onnx", out / "models" / "dlrm", ship_weights=True)
     write_dense(paths.ARTIFACTS / "convert" / "dcnv2" / "dense.onnx", out / "models" / "dcnv2", ship_weights=False)
     print("[h100-kit] accuracy gate: TensorFlow AUC of the trained DLRM on its samples ...", file=sys.stderr, flush=True)
-    reference = write_gate(paths.ARTIFACTS / "train" / "dlrm", paths.ARTIFACTS / "data", out / "gate", samples)
+    reference = write_gate(paths.ARTIFACTS / "train" / "dlrm", paths.ARTIFACTS / "data" / "criteo", out / "gate", samples)
     files = {str(p.relative_to(out)): {"bytes": p.stat().st_size, "sha256": sha256(p)}
              for p in sorted(out.rglob("*")) if p.is_file()}
     total = sum(f["bytes"] for f in files.values())

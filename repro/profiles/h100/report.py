@@ -15,7 +15,8 @@ from repro.families.criteo.gpu_repository import ServeConfig
 from repro.report.physical_limits import Hardware, limits
 from repro.families.criteo.presets import get_preset
 from repro.compare.published import counterparts
-from repro.report.measured import MODEL_NAMES, plot_throughput
+from repro.families.criteo.family import CRITEO
+from repro.report.measured import plot_throughput
 from repro.report.render import DLRM_COLUMNS, render_markdown
 
 TARGETS = (("DLRM 4B FP16, batch 65536: at least 20M infer/s", "dlrm", "4B", "fp16", 65536, "throughput", 20e6),
@@ -51,7 +52,8 @@ def with_limits(frame: pd.DataFrame, cfg: ServeConfig, flops: float, section: di
 
 def a100_side_by_side(frame: pd.DataFrame, cfg: ServeConfig) -> tuple[str, pd.DataFrame | None]:
     variant = "hps" if cfg.sparse == "cache" else "tf"
-    found = [c for c in counterparts(cfg.model, variant, cfg.precision, cfg.preset) if c.gpu == "a100"]
+    found = [c for c in counterparts(CRITEO.display_names[cfg.model], CRITEO.published_sources[variant], cfg.precision,
+                                        cfg.preset) if c.gpu == "a100"]
     if not found:
         return "no published A100 counterpart", None
     cp = found[0]
@@ -66,7 +68,7 @@ def a100_side_by_side(frame: pd.DataFrame, cfg: ServeConfig) -> tuple[str, pd.Da
 def config_section(name: str, frame: pd.DataFrame, flops: dict[str, float], section: dict, stats: dict) -> str:
     cfg = config_of(frame)
     r = frame.iloc[0]
-    head = (f"### Offline: {MODEL_NAMES[cfg.model]} {cfg.preset}, {cfg.precision.upper()}, sparse `{cfg.sparse}`, "
+    head = (f"### Offline: {CRITEO.display_names[cfg.model]} {cfg.preset}, {cfg.precision.upper()}, sparse `{cfg.sparse}`, "
             f"serving `{cfg.serving}`{'' if cfg.inputs == 'system' else f', {cfg.inputs} inputs'} on {r['device']}\n\n"
             f"- Engine: {r['engine']}\n- Runtime: {r['runtime']}; versions: {r['versions']}\n")
     if "inputs" in r:
@@ -106,7 +108,7 @@ def serving_comparison(runs: dict[str, pd.DataFrame], default: str) -> str:
                                   "fused/ensemble": f["Inferences/Second"] / e["Inferences/Second"],
                                   "fused p99": f["p99 latency"], "ensemble p99": e["p99 latency"]}).reset_index()
             wins = int((table["fused/ensemble"] > 1).sum())
-            lines.append(f"{MODEL_NAMES[key[0]]} {key[1]} {key[2].upper()} ({key[3]}): fused is faster at {wins} of "
+            lines.append(f"{CRITEO.display_names[key[0]]} {key[1]} {key[2].upper()} ({key[3]}): fused is faster at {wins} of "
                          f"{len(table)} batch sizes.\n\n"
                          + tabulate(table, headers="keys", tablefmt="pipe", showindex=False,
                                     floatfmt=("g", ".4g", ".4g", ".3f", ".0f", ".0f")))
@@ -163,7 +165,7 @@ def time_breakdown(runs: dict[str, pd.DataFrame], stats: dict, model: str = "dlr
         return ""
     table = pd.DataFrame(rows).sort_values(["Batch", "configuration"], kind="stable")
     table = table.astype(object).where(table.notna(), "")      # no model phases: the model did not time them
-    return (f"## Where the time goes: {MODEL_NAMES[model]} {preset} {precision.upper()}\n\n"
+    return (f"## Where the time goes: {CRITEO.display_names[model]} {preset} {precision.upper()}\n\n"
             "Microseconds per request (concurrency 1). perf_analyzer's server phases: *Compute Input* is the server "
             "copying the request into the python backend's shared memory, *Compute Infer* is the python backend round "
             "trip including the model's `execute`, whose own phases follow (*model: infer* = inputs to the GPU, "
@@ -182,11 +184,11 @@ def plots(runs: dict[str, pd.DataFrame], out: Path) -> list[str]:
         groups.setdefault((cfg.model, cfg.preset), {})[f"{cfg.precision} {cfg.sparse}/{cfg.serving}{suffix}"] = frame
     for (model, preset), frames in sorted(groups.items()):
         for precision in ("fp32", "fp16"):
-            for c in counterparts(model, "tf", precision, preset):
+            for c in counterparts(CRITEO.display_names[model], CRITEO.published_sources["tf"], precision, preset):
                 if c.gpu == "a100" and c.model_size == preset:
                     frames[f"{precision} published A100 (TF+TRT)"] = c.frame
         path = out / f"throughput_{model}_{preset}.svg"
-        plot_throughput(frames, path, f"{MODEL_NAMES[model]} {preset}: offline throughput")
+        plot_throughput(frames, path, f"{CRITEO.display_names[model]} {preset}: offline throughput")
         written.append(path.name)
     return written
 

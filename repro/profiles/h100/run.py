@@ -16,7 +16,8 @@ import numpy as np
 from repro import paths
 from repro.families.criteo.dataset import Split
 from repro.families.criteo.gpu_repository import ServeConfig, spec_for, write_repository
-from repro.measure.perf_analyzer import PerfSettings, measure, measured_frame, normalise, write_input_data
+from repro.families.criteo.client import write_request_inputs
+from repro.measure.perf_analyzer import PerfSettings, measure, measured_frame, normalise
 from repro.families.criteo.presets import get_preset
 from repro.serving.runtime import TRITON_VERSION, Runtime
 from repro.serving.server import TritonServer
@@ -62,7 +63,7 @@ def write_bench_input(path: Path, preset: str, seed: int, samples: int) -> None:
     rng = np.random.default_rng(seed)
     ids = np.stack([power_law_categories(rng, c, samples) for c in get_preset(preset).cardinalities], axis=1)
     num = np.log1p(rng.lognormal(1.0, 1.2, size=(samples, 13))).astype(np.float32)
-    write_input_data(Split(num, ids, np.zeros(samples, dtype=bool)), path, samples)
+    write_request_inputs(Split(num, ids, np.zeros(samples, dtype=bool)), path, samples)
 
 
 def precision_label(precision: str, fp32_matmul: str) -> str:

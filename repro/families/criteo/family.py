@@ -1,0 +1,204 @@
+"""The Criteo family (DLRM, DCNv2) behind the family interface (repro.families.base). Each method is
+the family's side of one stage; TensorFlow loads only inside the methods that need it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from repro import atomic
+from repro.cli import progress
+from repro.engines.placement import placement_report
+from repro.errors import UserError
+from repro.families.criteo import dataset
+from repro.families.criteo.presets import NUM_NUMERICAL, PRESETS, get_preset
+
+CHECK_SAMPLES = 2048          # test samples the ONNX-vs-TensorFlow check runs
+TRT_OPTIMAL_BATCH = 1024      # trtexec's opt shape
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class DataParams(Section):
+    preset: Literal[tuple(PRESETS)]  # type: ignore[valid-type]  # tiny (tests) | small (cpu) | 4B | 22B
+
+
+class TrainParams(Section):
+    epochs: int = Field(gt=0)
+    batch_size: int = Field(gt=0)
+    learning_rate: float = Field(gt=0)
+
+
+class ConvertParams(Section):
+    memory_threshold_gb: float = Field(ge=0)
+    onnx_opset: int = Field(gt=0)
+    onnx_max_abs_diff: float = Field(ge=0)
+    hps_gpucacheper: float = Field(ge=0, le=1)
+
+
+class AccuracyParams(Section):
+    auc_tolerance: float = Field(ge=0)
+    batch_size: int = Field(gt=0)
+
+
+class CriteoParams:
+    data, train, convert, accuracy = DataParams, TrainParams, ConvertParams, AccuracyParams
+
+
+SPARSE_ENGINES = {
+    "tf": "TF SavedModel sparse (TensorFlow {tensorflow}, python backend)",
+    "hps": "HPS-file sparse lookup (numpy, python backend; not the HPS backend)",
+    "native_tf": "whole model in TensorFlow {tensorflow} (python backend, no ensemble)",
+}
+DENSE_ENGINES = {"onnxruntime-cpu": "ONNX Runtime {onnxruntime} CPU dense (python backend)"}
+
+
+class Criteo:
+    name = "criteo"
+    models = ("dlrm", "dcnv2")
+    display_names = {"dlrm": "DLRM", "dcnv2": "DCNv2"}
+    table_style = "dlrm"
+    score_name = "AUC"
+    reference_metric = "test_auc_tf"
+    params = CriteoParams
+    # seed 004's layout: server compute-infer latency of the whole model in TF vs the converted ensembles
+    native_comparison = {"native_tf": "Native TF", "tf": "TF sparse + ORT dense ensemble",
+                         "hps": "HPS-file sparse + ORT dense ensemble"}
+    # which published document holds the tables of a served variant (results/published/index.csv: source)
+    published_sources = {"tf": "001_99b988d175811b84.txt", "hps": "000_c41fefe0334b576a.txt"}
+    native_speedup = "Speedup - HPS-file ensemble to Native TF"
+
+    def native_table(self, frames: dict[str, pd.DataFrame], model: str) -> pd.DataFrame:
+        """Seed-004 layout: batch, compute-infer µs per method, speedup of the fastest converted path."""
+        columns = self.native_comparison
+        infer = {v: frames[f"{model}_{v}"].set_index("Batch")["Server Compute Infer"] for v in columns}
+        table = pd.DataFrame({columns[v]: infer[v] for v in columns}).round().astype(int)
+        table[self.native_speedup] = (table[columns["native_tf"]] / table[columns["hps"]]).round(2)
+        return table.rename_axis("Batch size").reset_index()
+
+    def size_label(self, params: dict) -> str:
+        return f"{params['data'][self.name]['preset']} preset"
+
+    def synthesize(self, params: dict, out: Path) -> str:
+        from repro.families.criteo.synthetic import make_dataset
+        preset = get_preset(params["data"][self.name]["preset"])
+        progress("data", f"criteo: preset {preset.name}: {preset.train_samples} train + {preset.test_samples} test "
+                         f"samples, 26 tables, {sum(preset.cardinalities):,} rows")
+        splits = make_dataset(params["seed"], list(preset.cardinalities), preset.train_samples, preset.test_samples,
+                              NUM_NUMERICAL)
+        dataset.write_dataset(out, dataset.feature_spec(list(preset.cardinalities), NUM_NUMERICAL), splits)
+        dataset.read_split(out, "test")  # the reader must accept what was written
+        return f"preset {preset.name}"
+
+    def train(self, model: str, data: Path, params: dict, out: Path) -> dict:
+        from repro.families.criteo import models, training  # TensorFlow loads only here
+        from repro.families.criteo.checkpoint import Checkpoint, write_checkpoint
+        cfg, seed = params["train"][self.name], params["seed"]
+        training.configure_determinism(seed, params["train"]["threads"])
+        spec = dataset.load_spec(data)
+        train_split, test_split = dataset.read_split(data, "train", spec), dataset.read_split(data, "test", spec)
+        cards = dataset.cardinalities(spec)
+        init = Checkpoint(model, models.init_dense(model, len(cards), train_split.numerical.shape[1], 128, seed),
+                          models.init_tables(cards, 128, seed))
+        config = training.TrainConfig(cfg["epochs"], cfg["batch_size"], cfg["learning_rate"], seed)
+        progress("train", f"{model}: {len(train_split)} samples, {config.epochs} epoch(s), batch {config.batch_size}")
+        trained, losses = training.train(model, init, train_split, config)
+        auc = training.evaluate_auc(trained, test_split)
+        progress("train", f"{model}: test AUC (TensorFlow) {auc:.5f}")
+        if not (np.isfinite(auc) and np.isfinite(losses[-1])):
+            raise UserError(f"training {model} diverged (final loss {losses[-1]}, test AUC {auc}); lower "
+                            f"params.yaml 'train.{self.name}.learning_rate' ({cfg['learning_rate']}); nothing was written")
+        with atomic.replace_dir(out) as staging:
+            write_checkpoint(staging, trained)
+        return {"model": model, "test_auc_tf": round(auc, 6), "final_loss": round(losses[-1], 6), "steps": len(losses)}
+
+    def convert(self, model: str, checkpoint: Path, data: Path, params: dict, out: Path) -> dict:
+        from repro.families.criteo import export, training
+        from repro.families.criteo.checkpoint import read_checkpoint
+        cfg, precision = params["convert"][self.name], params["convert"]["precision"]
+        training.configure_determinism(params["seed"], params["train"]["threads"])
+        ckpt = read_checkpoint(checkpoint)
+        if ckpt.model != model:
+            raise UserError(f"{checkpoint}/dense/config.json says model '{ckpt.model}', expected '{model}'")
+        placement = placement_report(ckpt.cardinalities, ckpt.dim, 2 if precision == "fp16" else 4,
+                                     cfg["memory_threshold_gb"])
+        test = dataset.read_split(data, "test").batch(0, CHECK_SAMPLES)
+        numerical = test.numerical.astype(np.float32)
+        lookups = np.stack([t[test.categorical[:, i]] for i, t in enumerate(ckpt.tables)], axis=1)
+        with atomic.replace_dir(out) as staging:
+            progress("convert", f"{model}: sparse SavedModel ({len(placement['cpu_tables'])} of {len(ckpt.tables)} "
+                                f"tables past the {cfg['memory_threshold_gb']} GB GPU budget stay on CPU)")
+            export.save_sparse(ckpt, [t["device"] for t in placement["tables"]], staging / "sparse_savedmodel")
+            (staging / "placement.json").write_text(json.dumps(placement, indent=2) + "\n")
+            progress("convert", f"{model}: HPS files (fused table, per-feature key offsets)")
+            export.write_hps_files(ckpt.tables, staging / "hps")
+            progress("convert", f"{model}: dense SavedModel -> ONNX (opset {cfg['onnx_opset']}) via tf2onnx")
+            module = export.save_dense(ckpt, staging / "dense_savedmodel")
+            export.export_onnx(module, staging / "dense.onnx", cfg["onnx_opset"])
+            diff = export.onnx_max_abs_diff(module, staging / "dense.onnx", numerical, lookups)
+            progress("convert", f"{model}: ONNX Runtime vs TensorFlow max abs diff {diff:.3g} "
+                                f"(gate {cfg['onnx_max_abs_diff']:g})")
+            if not diff <= cfg["onnx_max_abs_diff"]:  # NaN fails too
+                raise UserError(f"ONNX dense submodel differs from TensorFlow by {diff:.3g} > params.yaml "
+                                f"'convert.{self.name}.onnx_max_abs_diff' ({cfg['onnx_max_abs_diff']:g}); "
+                                "nothing was written")
+        return {"model": model, "onnx_vs_tf_max_abs_diff": diff, "onnx_check_samples": CHECK_SAMPLES,
+                "onnx_opset": cfg["onnx_opset"], "gpu_tables": len(ckpt.tables) - len(placement["cpu_tables"]),
+                "cpu_tables": placement["cpu_tables"], "table_bytes": placement["gpu_bytes"] + placement["cpu_bytes"]}
+
+    def engine_command(self, model: str, converted: Path, plan: Path, params: dict) -> list[str]:
+        dim = json.loads((converted / "hps" / "layout.json").read_text())["embedding_dim"] \
+            if (converted / "hps" / "layout.json").exists() else 128
+        shape = "numerical_features:{b}x13,lookup_vectors:{b}x26x" + str(dim)
+        batches = {"min": 1, "opt": TRT_OPTIMAL_BATCH, "max": params["repos"]["max_batch_size"]}
+        cmd = ["trtexec", f"--onnx={converted / 'dense.onnx'}", f"--saveEngine={plan}", "--buildOnly"]
+        cmd += [f"--{k}Shapes={shape.format(b=batches[k])}" for k in ("min", "opt", "max")]
+        return cmd + (["--fp16"] if params["convert"]["precision"] == "fp16" else [])
+
+    def write_repositories(self, model: str, converted: Path, engine: Path, params: dict, instance_kind: str,
+                           out: Path) -> dict:
+        from repro.families.criteo.repository import RepoSettings, write_container_repo, write_local_repo
+        if not (converted / "dense.onnx").exists():
+            raise UserError(f"{converted}/dense.onnx is missing; run `dvc repro convert@{model}`.")
+        settings = RepoSettings(params["repos"]["max_batch_size"], params["repos"]["instances"], instance_kind,
+                                params["train"]["threads"], params["convert"][self.name]["hps_gpucacheper"])
+        dim = json.loads((converted / "hps" / "layout.json").read_text())["embedding_dim"]
+        return {"local": write_local_repo(out / "local", model, converted, dim, settings),
+                "container": write_container_repo(out / "container", model, converted, engine, dim, settings)}
+
+    def accuracy_models(self, model: str) -> list[str]:
+        return [f"{model}_{variant}" for variant in ("tf", "hps", "native_tf")]
+
+    def score(self, url: str, served: str, data: Path, params: dict) -> float:
+        from repro.families.criteo.client import infer_split
+        from repro.families.scores import roc_auc
+        test = dataset.read_split(data, "test")
+        return roc_auc(test.label, infer_split(url, served, test, params["accuracy"][self.name]["batch_size"]))
+
+    def tolerance(self, params: dict) -> float:
+        return params["accuracy"][self.name]["auc_tolerance"]
+
+    def test_samples(self, data: Path) -> int:
+        return len(dataset.read_split(data, "test"))
+
+    def perf_models(self, model: str) -> dict[str, str]:
+        return {f"{model}_{variant}": variant for variant in ("tf", "hps")}
+
+    def write_request_inputs(self, data: Path, path: Path) -> None:
+        from repro.families.criteo.client import write_request_inputs
+        write_request_inputs(dataset.read_split(data, "test"), path)
+
+    def engine_label(self, variant: str, dense_engine: str, versions: dict[str, str]) -> str:
+        sparse = SPARSE_ENGINES[variant].format(**versions)
+        if variant == "native_tf":
+            return sparse
+        return f"{sparse} + {DENSE_ENGINES[dense_engine].format(**versions)}"
+
+
+CRITEO = Criteo()
