@@ -37,8 +37,15 @@ class Repos(Strict):
     instances: int = Field(gt=0)
 
 
+class Online(Strict):
+    batch_size: int = Field(gt=0)
+    concurrency: PositiveInts = Field(min_length=1)
+
+
 class Perf(Strict):
-    batch_sizes: PositiveInts = Field(min_length=1)
+    scenarios: list[Literal["offline", "online"]] = Field(default=["offline"], min_length=1)
+    batch_sizes: PositiveInts = Field(min_length=1)           # offline sweep
+    online: Optional[Online] = None                            # online sweep
     concurrency: int = Field(gt=0)
     measurement_interval_ms: int = Field(gt=0)
     stability_percentage: float = Field(ge=0)
@@ -179,8 +186,12 @@ def cross_check(params: dict) -> list[str]:
                          "add the section." for section in FAMILY_SECTIONS if params[section].get(family) is None]
     problems += [f"params.yaml: 'native.models' lists '{m}', which is not in 'models'; add it there or remove it."
                  for m in params["native"]["models"] if m not in params["models"]]
-    too_big = [b for b in params["perf"]["batch_sizes"] + params["native"]["batch_sizes"]
-               if b > params["repos"]["max_batch_size"]]
+    online = params["perf"].get("online")
+    if "online" in params["perf"].get("scenarios", []) and not online:
+        problems.append("params.yaml: 'perf.scenarios' lists online, but 'perf.online' (batch_size, concurrency) "
+                        "is missing; add it.")
+    too_big = [b for b in params["perf"]["batch_sizes"] + params["native"]["batch_sizes"] +
+               ([online["batch_size"]] if online else []) if b > params["repos"]["max_batch_size"]]
     if too_big:
         problems.append(f"params.yaml: batch sizes {too_big} exceed 'repos.max_batch_size' "
                         f"({params['repos']['max_batch_size']}); lower them or raise the maximum.")

@@ -15,6 +15,7 @@ from repro.cli import run_stage
 from repro.errors import UserError
 from repro.families import family_of
 from repro.measure.campaign import measure_models
+from repro.measure.scenarios import offline
 from repro.measure.labels import labels_for
 from repro.measure.perf_analyzer import PerfSettings, measured_frame
 from repro.params import load_params
@@ -35,7 +36,8 @@ def build(repos: Path, data: Path, out: Path, params_path: Path) -> None:
                 family.write_request_inputs(data / family.name, inputs)
             variants = {f"{model}_{v}": v for v in family.native_comparison}
             labels = labels_for(profile, family, variants, params["convert"]["precision"])
-            rows, _ = measure_models(list(labels), repos / "local", staging, inputs, params["native"]["batch_sizes"],
+            sweep = [offline(params["native"]["batch_sizes"], params["perf"]["concurrency"])]
+            rows, _ = measure_models(list(labels), repos / "local", staging, inputs, sweep,
                                      PerfSettings.from_params(params), labels, f"server_{model}")
             frames = {name: measured_frame(model_rows) for name, model_rows in rows.items()}
             for name, frame in frames.items():

@@ -1,5 +1,6 @@
-"""Stage `perf`: offline perf_analyzer measurements of every served model (concurrency 1, system
-shared memory, the profile's batch sizes) through the real Triton server.
+"""Stage `perf`: perf_analyzer measurements of every served model through the real Triton server, in
+each scenario params.yaml asks for and the model's family publishes (offline: a batch sweep at
+concurrency 1; online: a concurrency sweep at one batch size), with system shared memory.
 
     python -m stages.perf --repos triton_repos/cpu --data artifacts/data --out results/cpu/perf \
         --summary results/cpu/perf_summary.json
@@ -16,6 +17,7 @@ import pandas as pd
 from repro import atomic
 from repro.cli import run_stage
 from repro.families import family_of, families_in_use
+from repro.measure import scenarios
 from repro.measure.campaign import measure_models
 from repro.measure.labels import labels_for
 from repro.measure.perf_analyzer import PerfSettings, measured_frame, summary_metrics
@@ -34,7 +36,8 @@ def build(repos: Path, data: Path, out: Path, summary: Path, params_path: Path) 
             family = family_of(params, model)
             labels = labels_for(profile, family, family.perf_models(model), params["convert"]["precision"])
             rows, breakdown = measure_models(list(labels), repos / "local", staging,
-                                             staging / f"input_data_{family.name}.json", params["perf"]["batch_sizes"],
+                                             staging / f"input_data_{family.name}.json",
+                                             scenarios.from_params(params["perf"], family.scenarios),
                                              PerfSettings.from_params(params), labels, f"server_{model}")
             for name, model_rows in rows.items():
                 frames[name] = measured_frame(model_rows)

@@ -18,6 +18,7 @@ from tabulate import tabulate
 from repro import atomic, paths
 from repro.cli import progress, run_stage
 from repro.families import family_of
+from repro.measure import scenarios
 from repro.measure.host import summary
 from repro.params import load_params
 from repro.report import measured as report
@@ -39,16 +40,20 @@ def model_sections(model: str, perf: Path, native: Path, params: dict, settings:
     family = family_of(params, model)
     display, size, repos = family.display_names[model], family.size_label(params), params["repos"]
     sections, frames = [], {}
-    for name in family.perf_models(model):
+    tables = [scenario.table_name(name) for name in family.perf_models(model)
+              for scenario in scenarios.from_params(params["perf"], family.scenarios)]
+    for name in tables:
         frame = frames[name] = pd.read_csv(perf / f"{name}.csv")
-        text = report.measured_markdown(frame, display, size, repos["max_batch_size"], repos["instances"])
+        text = report.measured_markdown(frame, display, size, repos["max_batch_size"], repos["instances"],
+                                        family.table_style)
         (staging / f"{name}.md").write_text(text)
         sections.append(text)
         report.plot_latency_breakdown(frame, staging / f"{name}_latency.svg", f"{name}: latency breakdown")
         report.write_json(staging / f"{name}.provenance.json", report.provenance(
             paths.ROOT, frame, settings, [s.format(m=model) for s in UPSTREAM],
             f"dvc repro (profile {params['profile']})"))
-    report.plot_throughput(frames, staging / f"{model}_throughput.svg", f"{model}: throughput vs batch")
+    offline = {name: frame for name, frame in frames.items() if name in family.perf_models(model)}
+    report.plot_throughput(offline, staging / f"{model}_throughput.svg", f"{model}: throughput vs batch")
     native_csv = native / f"{model}_native_vs_ensemble.csv"
     if native_csv.exists():
         table = render_markdown(pd.read_csv(native_csv), "native_benchmark")

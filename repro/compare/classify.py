@@ -12,22 +12,14 @@ from dataclasses import dataclass, field
 
 from scipy.stats import mannwhitneyu
 
+from repro.measure.metrics import COMPARED, Metric
+
 BETTER, WORSE, SAME, NOT_COMPARABLE = "better", "worse", "no significant change", "not comparable"
 LABEL_FIELDS = ("engine", "precision", "device", "runtime", "versions")
 COMPARED_LABELS = (*LABEL_FIELDS, "host")   # host: repro.measure.host summary, read beside the results
 
 
-@dataclass(frozen=True)
-class Metric:
-    name: str            # result column
-    samples: str         # key of the repeated samples that back it
-    higher_is_better: bool
-    unit: str
-
-
-METRICS = (Metric("Inferences/Second", "throughput", True, "infer/s"),
-           Metric("p50 latency", "latency_us", False, "us"),
-           Metric("p99 latency", "latency_us", False, "us"))
+METRICS = COMPARED   # throughput, p50 and p99: the metrics table's entries backed by repeated samples
 
 
 @dataclass

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from repro.compare.classify import Row, Verdict  # noqa: E402
+from repro.measure.metrics import P99, THROUGHPUT  # noqa: E402
 from repro.report.measured import batch_axis  # noqa: E402  (also sets the deterministic SVG settings)
 
 HEADERS = ["table", "batch", "conc.", "metric", "base", "head", "ratio", "p-value", "verdict", "why"]
@@ -56,8 +57,8 @@ def overlay_svg(base: list[Row], head: list[Row], table: str, column: str, label
 def html_page(title: str, verdicts: list[Verdict], base: list[Row], head: list[Row], labels: tuple[str, str]) -> str:
     tables = sorted({r.table for r in base} | {r.table for r in head})
     plots = "".join(f"<h2>{html.escape(t)}</h2><div class='plots'>"
-                    + overlay_svg(base, head, t, "Inferences/Second", labels)
-                    + overlay_svg(base, head, t, "p99 latency", labels) + "</div>" for t in tables)
+                    + overlay_svg(base, head, t, THROUGHPUT, labels)
+                    + overlay_svg(base, head, t, P99, labels) + "</div>" for t in tables)
     body = tabulate(verdict_rows(verdicts), headers=HEADERS, tablefmt="html", disable_numparse=True)
     style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
              "padding:2px 6px}.plots svg{width:48%;height:auto}")

@@ -14,6 +14,8 @@ import pandas as pd
 
 from repro import paths
 from repro.measure.host import summary
+from repro.measure.metrics import COMPARED, canonical
+from repro.measure.scenarios import point_name
 from repro.compare.classify import LABEL_FIELDS, Row
 from repro.errors import UserError
 
@@ -77,11 +79,12 @@ def load_rows(commit: str | None, profile: str) -> list[Row]:
         name = Path(path).name
         if not name.endswith(".csv") or name.endswith("_breakdown.csv"):
             continue
-        frame = pd.read_csv(StringIO(read_text(commit, path) or ""))
+        frame = canonical(pd.read_csv(StringIO(read_text(commit, path) or "")))
         for _, r in frame.iterrows():
-            samples = read_text(commit, f"{folder}/samples/{name[:-4]}_b{int(r['Batch'])}.json")
-            rows.append(Row(name[:-4], int(r["Batch"]), int(r["Concurrency"]),
-                            {c: float(r[c]) for c in ("Inferences/Second", "p50 latency", "p99 latency")},
+            point = point_name(name[:-4], int(r["batch"]), int(r["concurrency"]))
+            samples = read_text(commit, f"{folder}/samples/{point}.json")
+            rows.append(Row(name[:-4], int(r["batch"]), int(r["concurrency"]),
+                            {m.name: float(r[m.name]) for m in COMPARED},
                             json.loads(samples) if samples else {},
                             {**{f: str(r[f]) for f in LABEL_FIELDS if f in r}, "host": host}, compared))
     return rows

@@ -27,6 +27,7 @@ class Family(Protocol):
     models: tuple[str, ...]         # the models this family serves
     display_names: dict[str, str]   # model -> name in table headings ("DLRM")
     table_style: str                # the published table style its measured tables render in
+    scenarios: tuple[str, ...]      # measurement scenarios it supports (repro.measure.scenarios)
     score_name: str                 # the accuracy metric ("AUC", "MAP@12", "top-1")
     params: FamilyParams
 

@@ -15,11 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from repro.serving.runtime import Runtime
-from repro.report.render import DLRM_COLUMNS, PERF_COMPONENTS
+from repro.measure.scenarios import point_name
+from repro.measure.metrics import METRICS, P99, PERF_ANALYZER_COLUMNS, THROUGHPUT, from_perf_analyzer
 
 UNSTABLE_MARKERS = ("Failed to obtain stable measurement", "Please use a larger time window")
-PA_COLUMNS = ["Concurrency", "Inferences/Second", *PERF_COMPONENTS, "p50 latency", "p90 latency", "p95 latency",
-              "p99 latency"]
 
 
 class PerfError(RuntimeError):
@@ -121,7 +120,8 @@ def measure(runtime: Runtime, model: str, url: str, batch: int, out_dir: Path, i
     stability criterion relaxed, kept and marked ``stable=False`` (a row is marked, never dropped).
     A measurement whose profile export is unusable is retaken once for its samples."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    csv, log = out_dir / f"{model}_b{batch}.csv", out_dir / f"{model}_b{batch}.log"
+    stem = point_name(model, batch, s.concurrency)
+    csv, log = out_dir / f"{stem}.csv", out_dir / f"{stem}.log"
     attempts = int(s.retries) + 1
     for attempt in range(1, attempts + 2):
         relaxed = attempt > attempts
@@ -159,18 +159,15 @@ def take_samples(csv: Path, batch: int) -> dict[str, list[float]]:
 
 def read_pa_csv(path: Path) -> pd.DataFrame:
     frame = pd.read_csv(path)
-    missing = [c for c in PA_COLUMNS if c not in frame.columns]
+    missing = [c for c in PERF_ANALYZER_COLUMNS if c not in frame.columns]
     if missing:
         raise PerfError(f"{path}: perf_analyzer CSV lacks columns {missing}")
     return frame
 
 
 def normalise(measurement: Measurement) -> dict:
-    """One published-schema row (µs, as perf_analyzer reports) plus how it was measured."""
-    row = read_pa_csv(measurement.csv).iloc[0]
-    out = {"Batch": measurement.batch, **{c: float(row[c]) for c in PA_COLUMNS}}
-    out["Concurrency"] = int(row["Concurrency"])
-    out["avg latency"] = float(sum(row[c] for c in PERF_COMPONENTS))  # published: sum of the 7 components
+    """One canonical row (repro.measure.metrics; µs, as perf_analyzer reports) plus how it was measured."""
+    out = {"batch": measurement.batch, **from_perf_analyzer(read_pa_csv(measurement.csv).iloc[0])}
     out.update({"stable": measurement.stable, "attempts": measurement.attempts,
                 "measurement_interval_ms": measurement.interval_ms})
     return out
@@ -178,8 +175,9 @@ def normalise(measurement: Measurement) -> dict:
 
 def measured_frame(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
-    ordered = DLRM_COLUMNS + [c for c in frame.columns if c not in DLRM_COLUMNS]
-    return frame[ordered].sort_values("Batch", kind="stable").reset_index(drop=True)
+    metrics = [m.name for m in METRICS if m.name in frame.columns]
+    ordered = metrics + [c for c in frame.columns if c not in metrics]
+    return frame[ordered].sort_values(["batch", "concurrency"], kind="stable").reset_index(drop=True)
 
 
 COMPOSING = re.compile(r"^\s{2}(\S+), version: (\d+)\n(?:.*\n)*?\s+Avg request latency: \d+ usec \(overhead (\d+) usec "
@@ -199,6 +197,6 @@ def composing_breakdown(measurement: Measurement) -> list[dict]:
 
 def summary_metrics(frames: dict[str, pd.DataFrame]) -> dict:
     """Throughput and p99 per table and batch: a DVC metrics file, so `dvc metrics diff` shows perf."""
-    return {name: {f"b{int(r['Batch'])}": {"infer_per_s": round(float(r["Inferences/Second"]), 1),
-                                            "p99_us": int(r["p99 latency"]), "stable": bool(r["stable"])}
+    return {name: {point_name("", int(r["batch"]), int(r["concurrency"]))[1:]: {"infer_per_s": round(float(r[THROUGHPUT]), 1),
+                                            "p99_us": int(r[P99]), "stable": bool(r["stable"])}
                    for _, r in frame.iterrows()} for name, frame in sorted(frames.items())}

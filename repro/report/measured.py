@@ -17,13 +17,14 @@ import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
-from repro.report.render import DLRM_COLUMNS, PERF_COMPONENTS, render_markdown  # noqa: E402
+from repro.measure.metrics import BY_NAME, COMPONENTS, P99, THROUGHPUT, canonical, published  # noqa: E402
+from repro.report.render import render_markdown  # noqa: E402
 
 plt.rcParams.update({"svg.hashsalt": "repro", "svg.fonttype": "none"})
 
 
-def heading(display: str, labels: dict, size: str) -> str:
-    return f"#### Offline: {display} on {labels['device']}, {labels['engine']} with {labels['precision']}, {size}"
+def heading(display: str, labels: dict, size: str, scenario: str = "offline") -> str:
+    return f"#### {scenario.capitalize()}: {display} on {labels['device']}, {labels['engine']} with {labels['precision']}, {size}"
 
 
 def parameter_table(labels: dict, display: str, size: str, max_batch: int, instances: int) -> str:
@@ -34,13 +35,17 @@ def parameter_table(labels: dict, display: str, size: str, max_batch: int, insta
     return tabulate(rows, headers=["Parameter Name", "Parameter Value"], tablefmt="pipe")
 
 
-def measured_markdown(frame: pd.DataFrame, display: str, size: str, max_batch: int, instances: int) -> str:
+def measured_markdown(frame: pd.DataFrame, display: str, size: str, max_batch: int, instances: int,
+                      style: str) -> str:
+    """Heading, parameter table and the results in the family's published style (columns, unit)."""
+    frame = canonical(frame)
     labels = frame.iloc[0][["engine", "precision", "device", "runtime", "versions"]].to_dict()
-    unstable = frame.loc[~frame["stable"].astype(bool), "Batch"].tolist()
+    unstable = frame.loc[~frame["stable"].astype(bool), "batch"].tolist()
     note = (f"\n\nUnstable after retries (perf_analyzer never reached its stability criterion): batch "
             f"{', '.join(map(str, unstable))}." if unstable else "")
-    return (f"{heading(display, labels, size)}\n\n{parameter_table(labels, display, size, max_batch, instances)}\n\n"
-            f"{render_markdown(frame[DLRM_COLUMNS], 'dlrm')}{note}\n")
+    scenario = str(frame["scenario"].iloc[0]) if "scenario" in frame else "offline"
+    return (f"{heading(display, labels, size, scenario)}\n\n{parameter_table(labels, display, size, max_batch, instances)}\n\n"
+            f"{render_markdown(published(frame, style), style)}{note}\n")
 
 
 def batch_axis(ax, batches: list[int]) -> None:
@@ -58,21 +63,28 @@ def save_svg(fig, path: Path) -> None:
 
 def plot_throughput(frames: dict[str, pd.DataFrame], path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.5))
+    frames = {name: canonical(frame) for name, frame in frames.items()}
     for name, frame in frames.items():
-        ax.plot(frame["Batch"], frame["Inferences/Second"], marker="o", label=name)
-    batch_axis(ax, [b for frame in frames.values() for b in frame["Batch"]])
+        ax.plot(frame["batch"], frame[THROUGHPUT], marker="o", label=name)
+    batch_axis(ax, [b for frame in frames.values() for b in frame["batch"]])
     ax.set(xlabel="batch size", ylabel="inferences / second", title=title)
+    ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     save_svg(fig, path)
 
 
 def plot_latency_breakdown(frame: pd.DataFrame, path: Path, title: str) -> None:
+    """Stacked server/client phases per batch with p99 marked; a log axis where batches span decades."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    labels, bottom = [str(b) for b in frame["Batch"]], pd.Series(0.0, index=frame.index)
-    for column in PERF_COMPONENTS:
-        ax.bar(labels, frame[column], bottom=bottom, label=column)
-        bottom = bottom + frame[column]
+    frame = canonical(frame)
+    labels, bottom = [str(b) for b in frame["batch"]], pd.Series(0.0, index=frame.index)
+    for name in COMPONENTS:
+        ax.bar(labels, frame[name], bottom=bottom, label=BY_NAME[name].column)
+        bottom = bottom + frame[name]
+    ax.plot(labels, frame[P99], "k_", markersize=14, label="p99 latency")
+    if frame[P99].max() > 10 * max(frame[P99].min(), 1e-9):
+        ax.set_yscale("log")
     ax.set(xlabel="batch size", ylabel="latency (us)", title=title)
     ax.legend(fontsize=6)
     save_svg(fig, path)

@@ -12,11 +12,6 @@ from dataclasses import dataclass
 import pandas as pd
 from tabulate import tabulate
 
-PERF_COMPONENTS = ["Client Send", "Network+Server Send/Recv", "Server Queue", "Server Compute Input",
-                   "Server Compute Infer", "Server Compute Output", "Client Recv"]
-PERCENTILES = ["p50 latency", "p90 latency", "p95 latency", "p99 latency"]
-DLRM_COLUMNS = ["Batch", "Concurrency", "Inferences/Second", *PERF_COMPONENTS, *PERCENTILES, "avg latency"]
-
 
 @dataclass(frozen=True)
 class Style:

@@ -11,8 +11,8 @@ import yaml
 
 from repro import paths
 from repro.serving.model_config import from_pbtxt
-from repro.report.render import DLRM_COLUMNS
-from stages import accuracy, convert, data, engine, native, perf, repos, tables, train
+from repro.measure.metrics import COMPONENTS, METRICS
+from stages import accuracy, convert, data, engine, host, native, perf, repos, tables, train
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,8 @@ def tiny_params(tmp_path):
     params["data"]["criteo"]["preset"] = "tiny"
     params["models"] = {"dlrm": "criteo"}
     params["train"]["criteo"].update(epochs=3, batch_size=512)
-    params["perf"].update(batch_sizes=[64, 256], measurement_interval_ms=500, max_trials=4, retries=1)
+    params["perf"].update(batch_sizes=[64, 256], measurement_interval_ms=500, max_trials=4, retries=1,
+                          scenarios=["offline", "online"], online={"batch_size": 64, "concurrency": [2]})
     params["native"].update(models=["dlrm"], batch_sizes=[64])
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
@@ -51,8 +52,10 @@ def run(tmp_path_factory):
                       str(d["results"] / "cpu" / "perf"), "--summary", str(d["results"] / "cpu" / "perf_summary.json")]) == 0
     assert native.main(["--params", str(p), "--repos", str(d["repos"]), "--data", str(d["data"]), "--out",
                         str(d["results"] / "cpu" / "native")]) == 0
+    assert host.main(["--out", str(d["results"] / "cpu" / "host.json")]) == 0
     assert tables.main(["--params", str(p), "--perf", str(d["results"] / "cpu" / "perf"), "--native",
                         str(d["results"] / "cpu" / "native"), "--accuracy", str(d["results"] / "cpu" / "accuracy.json"),
+                        "--host", str(d["results"] / "cpu" / "host.json"),
                         "--out", str(d["results"] / "cpu" / "tables")]) == 0
     return d, p
 
@@ -124,21 +127,22 @@ def test_served_auc_matches_tensorflow(run):
 def test_perf_csv_in_published_schema_with_labels(run):
     d, _ = run
     frame = pd.read_csv(d["results"] / "cpu" / "perf" / "dlrm_hps.csv")
-    assert list(frame.columns[: len(DLRM_COLUMNS)]) == DLRM_COLUMNS
-    assert frame["Batch"].tolist() == [64, 256]
-    components = frame[DLRM_COLUMNS[3:10]].sum(axis=1)
-    assert (abs(frame["avg latency"] - components) < 1e-6).all()
+    assert list(frame.columns[: len(METRICS)]) == [m.name for m in METRICS]
+    assert frame["batch"].tolist() == [64, 256]
+    assert (abs(frame["latency_avg_us"] - frame[COMPONENTS].sum(axis=1)) < 1e-6).all()
     assert frame["engine"].str.contains("HPS-file").all() and not frame["engine"].str.contains("TensorRT").any()
     assert (frame["precision"] == "FP32").all() and frame["device"].str.startswith("CPU").all()
     assert (d["results"] / "cpu" / "perf" / "raw" / "dlrm_hps" / "dlrm_hps_b64.csv").exists()
     sample_files = sorted((d["results"] / "cpu" / "perf" / "samples").glob("*.json"))
-    assert [p.name for p in sample_files] == ["dlrm_hps_b256.json", "dlrm_hps_b64.json", "dlrm_tf_b256.json",
-                                              "dlrm_tf_b64.json"]
+    assert [p.name for p in sample_files] == ["dlrm_hps_b256.json", "dlrm_hps_b64.json", "dlrm_hps_online_b64_c2.json",
+                                              "dlrm_tf_b256.json", "dlrm_tf_b64.json", "dlrm_tf_online_b64_c2.json"]
     samples = [json.loads(p.read_text()) for p in sample_files]
     # a row whose profile export was unusable keeps its measurement without samples (its log says why)
     assert sum(1 for s in samples if len(s.get("latency_us", [])) > 10 and s.get("throughput")) >= 2
     summary = json.loads((d["results"] / "cpu" / "perf_summary.json").read_text())
-    assert set(summary["dlrm_hps"]) == {"b64", "b256"}
+    assert set(summary["dlrm_hps"]) == {"b64", "b256"} and set(summary["dlrm_hps_online"]) == {"b64_c2"}
+    online = pd.read_csv(d["results"] / "cpu" / "perf" / "dlrm_tf_online.csv")
+    assert online[["batch", "concurrency"]].values.tolist() == [[64, 2]] and (online["scenario"] == "online").all()
     breakdown = pd.read_csv(d["results"] / "cpu" / "perf" / "dlrm_breakdown.csv")
     assert {"dlrm_sparse_hps", "dlrm_dense"} <= set(breakdown["model"])
 
@@ -152,6 +156,8 @@ def test_tables_plots_provenance(run):
     prov = json.loads((out / "dlrm_tf.provenance.json").read_text())
     assert {"commit", "versions", "device", "engine", "measurement", "dvc_lock"} <= set(prov)
     assert "Speedup" in (out / "dlrm_native_vs_ensemble.md").read_text()
+    assert (out / "dlrm_tf_online.md").read_text().startswith("#### Online: DLRM on CPU")
+    assert "\nHost: " in (out / "report.md").read_text()
 
 
 def test_server_killed_during_perf_fails_and_keeps_earlier_results(run, monkeypatch):

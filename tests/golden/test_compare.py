@@ -30,7 +30,7 @@ def verdicts():
     return classify(load("base.json"), load("head.json"))
 
 
-def by(verdicts, table, batch, metric="Inferences/Second"):
+def by(verdicts, table, batch, metric="throughput_infer_per_s"):
     return next(v for v in verdicts if (v.table, v.batch, v.metric) == (table, batch, metric))
 
 
@@ -46,7 +46,7 @@ def test_every_verdict(verdicts):
     assert settings.verdict == NOT_COMPARABLE and "engine" in settings.reason
     missing = by(verdicts, "dcnv2_tf", 256)
     assert missing.verdict == NOT_COMPARABLE and missing.reason == "no row at head"
-    assert by(verdicts, "dlrm_hps", 1024, "p99 latency").verdict == WORSE
+    assert by(verdicts, "dlrm_hps", 1024, "latency_p99_us").verdict == WORSE
     assert has_regression(verdicts)
 
 

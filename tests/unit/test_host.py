@@ -28,7 +28,7 @@ def test_fingerprint_is_stable_on_one_machine_and_summarised():
 
 
 def row(host: str) -> Row:
-    return Row("dlrm_tf", 256, 1, {"Inferences/Second": 100.0, "p50 latency": 10.0, "p99 latency": 12.0},
+    return Row("dlrm_tf", 256, 1, {"throughput_infer_per_s": 100.0, "latency_p50_us": 10.0, "latency_p99_us": 12.0},
                {"throughput": [100.0] * 5, "latency_us": [10.0] * 50}, {"engine": "e", "host": host})
 
 

@@ -64,6 +64,7 @@ class Criteo:
     models = ("dlrm", "dcnv2")
     display_names = {"dlrm": "DLRM", "dcnv2": "DCNv2"}
     table_style = "dlrm"
+    scenarios = ("offline", "online")   # seeds 000/001 publish offline only; online runs where params ask for it
     score_name = "AUC"
     reference_metric = "test_auc_tf"
     params = CriteoParams
@@ -77,7 +78,7 @@ class Criteo:
     def native_table(self, frames: dict[str, pd.DataFrame], model: str) -> pd.DataFrame:
         """Seed-004 layout: batch, compute-infer µs per method, speedup of the fastest converted path."""
         columns = self.native_comparison
-        infer = {v: frames[f"{model}_{v}"].set_index("Batch")["Server Compute Infer"] for v in columns}
+        infer = {v: frames[f"{model}_{v}"].set_index("batch")["server_compute_infer_us"] for v in columns}
         table = pd.DataFrame({columns[v]: infer[v] for v in columns}).round().astype(int)
         table[self.native_speedup] = (table[columns["native_tf"]] / table[columns["hps"]]).round(2)
         return table.rename_axis("Batch size").reset_index()

@@ -17,7 +17,8 @@ from repro.families.criteo.presets import get_preset
 from repro.compare.published import counterparts
 from repro.families.criteo.family import CRITEO
 from repro.report.measured import plot_throughput
-from repro.report.render import DLRM_COLUMNS, render_markdown
+from repro.measure.metrics import P99, THROUGHPUT, canonical, published
+from repro.report.render import render_markdown
 
 TARGETS = (("DLRM 4B FP16, batch 65536: at least 20M infer/s", "dlrm", "4B", "fp16", 65536, "throughput", 20e6),
            ("DLRM 4B FP16, batch 256: p99 at most 1 ms", "dlrm", "4B", "fp16", 256, "p99", 1000.0),
@@ -25,7 +26,7 @@ TARGETS = (("DLRM 4B FP16, batch 65536: at least 20M infer/s", "dlrm", "4B", "fp
 
 
 def load_runs(perf_dir: Path) -> dict[str, pd.DataFrame]:
-    return {p.stem: pd.read_csv(p) for p in sorted(perf_dir.glob("*.csv"))}
+    return {p.stem: canonical(pd.read_csv(p)) for p in sorted(perf_dir.glob("*.csv"))}
 
 
 def config_of(frame: pd.DataFrame) -> ServeConfig:
@@ -33,6 +34,12 @@ def config_of(frame: pd.DataFrame) -> ServeConfig:
     dtype = r["dtype"] if "dtype" in r else r["precision"].split()[0].lower()
     inputs = r["shared_memory"] if "shared_memory" in r else "system"
     return ServeConfig(r["model"], str(r["preset"]), dtype, r["sparse"], r["serving"], inputs)
+
+
+def shown(frame: pd.DataFrame) -> pd.DataFrame:
+    """Batch, throughput and p99 under the DLRM tables' headers."""
+    return frame[["batch", THROUGHPUT, P99]].rename(columns={"batch": "Batch", THROUGHPUT: "Inferences/Second",
+                                                            P99: "p99 latency"})
 
 
 def upstream_protocol(cfg: ServeConfig) -> bool:
@@ -43,7 +50,7 @@ def upstream_protocol(cfg: ServeConfig) -> bool:
 def with_limits(frame: pd.DataFrame, cfg: ServeConfig, flops: float, section: dict) -> pd.DataFrame:
     lim = limits(list(get_preset(cfg.preset).cardinalities), cfg.precision, cfg.sparse, section["memory_threshold_gb"],
                  flops, Hardware.from_params(section["hardware"]), section["fp32_matmul"])
-    out = frame[["Batch", "Inferences/Second", "p99 latency"]].copy()
+    out = shown(frame)
     out["limit infer/s"] = lim["limit_infer_per_s"]
     out["achieved"] = out["Inferences/Second"] / lim["limit_infer_per_s"]
     out["bound by"] = lim["bound_by"]
@@ -57,11 +64,11 @@ def a100_side_by_side(frame: pd.DataFrame, cfg: ServeConfig) -> tuple[str, pd.Da
     if not found:
         return "no published A100 counterpart", None
     cp = found[0]
-    p = cp.frame.set_index("Batch")
-    out = frame[["Batch", "Inferences/Second", "p99 latency"]].copy()
-    out["A100 infer/s"] = [p.loc[b, "Inferences/Second"] if b in p.index else None for b in out["Batch"]]
+    p = canonical(cp.frame, cp.style).set_index("batch")
+    out = shown(frame)
+    out["A100 infer/s"] = [p.loc[b, THROUGHPUT] if b in p.index else None for b in out["Batch"]]
     out["ratio"] = out["Inferences/Second"] / out["A100 infer/s"]
-    out["A100 p99"] = [p.loc[b, "p99 latency"] if b in p.index else None for b in out["Batch"]]
+    out["A100 p99"] = [p.loc[b, P99] if b in p.index else None for b in out["Batch"]]
     return f"`{cp.table_id}` ({cp.title})", out
 
 
@@ -79,10 +86,10 @@ def config_section(name: str, frame: pd.DataFrame, flops: dict[str, float], sect
                  f"{s['sparse']['lookups']:,} host-table lookups (whole run, warm-up included)\n")
     if s.get("distinct_ids_per_request"):
         head += f"- Distinct (feature, id) pairs per request by batch: {s['distinct_ids_per_request']}\n"
-    unstable = frame.loc[~frame["stable"].astype(bool), "Batch"].tolist()
+    unstable = frame.loc[~frame["stable"].astype(bool), "batch"].tolist()
     if unstable:
         head += f"- Unstable after retries (kept, marked): batch {', '.join(map(str, unstable))}\n"
-    body = render_markdown(frame[DLRM_COLUMNS], "dlrm")
+    body = render_markdown(published(frame, "dlrm"), "dlrm")
     if cfg.serving == "transport":
         return f"{head}\n{body}\n"
     source, side = a100_side_by_side(frame, cfg)
@@ -103,10 +110,10 @@ def serving_comparison(runs: dict[str, pd.DataFrame], default: str) -> str:
     lines = []
     for key, both in sorted(pairs.items()):
         if {"fused", "ensemble"} <= set(both):
-            f, e = both["fused"].set_index("Batch"), both["ensemble"].set_index("Batch")
-            table = pd.DataFrame({"fused infer/s": f["Inferences/Second"], "ensemble infer/s": e["Inferences/Second"],
-                                  "fused/ensemble": f["Inferences/Second"] / e["Inferences/Second"],
-                                  "fused p99": f["p99 latency"], "ensemble p99": e["p99 latency"]}).reset_index()
+            f, e = both["fused"].set_index("batch"), both["ensemble"].set_index("batch")
+            table = pd.DataFrame({"fused infer/s": f[THROUGHPUT], "ensemble infer/s": e[THROUGHPUT],
+                                  "fused/ensemble": f[THROUGHPUT] / e[THROUGHPUT],
+                                  "fused p99": f[P99], "ensemble p99": e[P99]}).rename_axis("Batch").reset_index()
             wins = int((table["fused/ensemble"] > 1).sum())
             lines.append(f"{CRITEO.display_names[key[0]]} {key[1]} {key[2].upper()} ({key[3]}): fused is faster at {wins} of "
                          f"{len(table)} batch sizes.\n\n"
@@ -125,10 +132,10 @@ def targets(runs: dict[str, pd.DataFrame]) -> str:
         best = None
         for frame in runs.values():
             cfg = config_of(frame)
-            if (cfg.model, cfg.preset, cfg.precision) == (model, preset, precision) and batch in set(frame["Batch"]) \
+            if (cfg.model, cfg.preset, cfg.precision) == (model, preset, precision) and batch in set(frame["batch"]) \
                     and upstream_protocol(cfg):
-                r = frame.set_index("Batch").loc[batch]
-                value = r["Inferences/Second"] if kind == "throughput" else r["p99 latency"]
+                r = frame.set_index("batch").loc[batch]
+                value = r[THROUGHPUT] if kind == "throughput" else r[P99]
                 if best is None or (value > best[0] if kind == "throughput" else value < best[0]):
                     best = (value, cfg.name, bool(r["stable"]))
         if best is None:
@@ -143,7 +150,8 @@ def targets(runs: dict[str, pd.DataFrame]) -> str:
             + tabulate(rows, headers=["target", "reached", "configuration", "verdict"], tablefmt="pipe") + "\n")
 
 
-SERVER_PHASES = ["Server Queue", "Server Compute Input", "Server Compute Infer", "Server Compute Output"]
+SERVER_PHASES = {"Queue": "server_queue_us", "Compute Input": "server_compute_input_us",
+                 "Compute Infer": "server_compute_infer_us", "Compute Output": "server_compute_output_us"}
 
 
 def time_breakdown(runs: dict[str, pd.DataFrame], stats: dict, model: str = "dlrm", preset: str = "4B",
@@ -157,9 +165,9 @@ def time_breakdown(runs: dict[str, pd.DataFrame], stats: dict, model: str = "dlr
             continue
         inside = stats.get(name, {}).get("model_time_us", {})
         for _, r in frame.iterrows():
-            phases = inside.get(str(int(r["Batch"])), {})
-            rows.append({"Batch": int(r["Batch"]), "configuration": name, "infer/s": r["Inferences/Second"],
-                         "avg latency": r["avg latency"], **{k.replace("Server ", ""): r[k] for k in SERVER_PHASES},
+            phases = inside.get(str(int(r["batch"])), {})
+            rows.append({"Batch": int(r["batch"]), "configuration": name, "infer/s": r[THROUGHPUT],
+                         "avg latency": r["latency_avg_us"], **{k: r[v] for k, v in SERVER_PHASES.items()},
                          "model: infer": phases.get("infer"), "model: respond": phases.get("respond")})
     if not rows:
         return ""

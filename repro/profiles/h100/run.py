@@ -17,6 +17,7 @@ from repro import paths
 from repro.families.criteo.dataset import Split
 from repro.families.criteo.gpu_repository import ServeConfig, spec_for, write_repository
 from repro.families.criteo.client import write_request_inputs
+from repro.measure.metrics import P99, THROUGHPUT
 from repro.measure.perf_analyzer import PerfSettings, measure, measured_frame, normalise
 from repro.families.criteo.presets import get_preset
 from repro.serving.runtime import TRITON_VERSION, Runtime
@@ -134,8 +135,8 @@ def serve_and_measure(cfg: ServeConfig, section: dict, kit: Kit, work: Path, out
             if on_frame is not None:
                 so_far = model_stats(repo)
                 on_frame(labelled(rows, cfg, torch, so_far, shipped, section), so_far)
-            log(f"{cfg.name}: batch {batch}: {rows[-1]['Inferences/Second']:,.0f} infer/s, p99 "
-                f"{rows[-1]['p99 latency']:.0f} us{'' if m.stable else ' (unstable)'}")
+            log(f"{cfg.name}: batch {batch}: {rows[-1][THROUGHPUT]:,.0f} infer/s, p99 "
+                f"{rows[-1][P99]:.0f} us{'' if m.stable else ' (unstable)'}")
     stats = model_stats(repo)
     frame = labelled(rows, cfg, torch, stats, shipped, section)
     return {"config": cfg, "frame": frame, "stats": stats, "server_ready_s": round(ready_s, 1)}
