@@ -17,7 +17,7 @@ export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DVC         := $(VENV)/bin/dvc
 
-.PHONY: check-params h100-kit deploy-h100 remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
+.PHONY: _force check-params h100-kit deploy-h100 remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
 
 GPU  ?= cpu
 BASE ?=
@@ -37,7 +37,13 @@ $(VENV)/.installed: requirements.lock
 	@$(PY) -m pip check >/dev/null
 	@touch $@
 
-$(RUNTIME)/RUNTIME.json: $(VENV)/.installed repro/serving/runtime.py tools/setup_runtime.py
+# The runtime's files (repro.serving.runtime.Runtime.check); one missing rebuilds it although RUNTIME.json exists.
+RUNTIME_FILES := pytriton/tritonserver/bin/tritonserver bin/perf_analyzer backends/python/libtriton_python.so \
+                 backends/python/triton_python_backend_stub
+RUNTIME_BROKEN := $(filter-out $(wildcard $(addprefix $(RUNTIME)/,$(RUNTIME_FILES))),$(addprefix $(RUNTIME)/,$(RUNTIME_FILES)))
+
+$(RUNTIME)/RUNTIME.json: $(VENV)/.installed repro/serving/runtime.py tools/setup_runtime.py $(if $(RUNTIME_BROKEN),_force)
+	@$(if $(RUNTIME_BROKEN),echo "[setup] the runtime lacks $(RUNTIME_BROKEN); reinstalling it")
 	@$(PY) -m tools.setup_runtime --dest $(RUNTIME) --cache .cache/wheels
 
 deploy: deploy-cpu ## The main job: the pipeline on the cpu profile (= make deploy-cpu)
@@ -104,3 +110,5 @@ lock: ## Re-resolve requirements.lock from requirements.in (needs the network)
 
 clean-env: ## Remove the virtual environment and the runtime (next `make setup` rebuilds them)
 	rm -rf $(VENV) $(RUNTIME)
+
+_force:

@@ -1,5 +1,6 @@
 """Atomic writes: a file or a whole directory appears complete or not at all, and what was there
-before survives a failed run."""
+before survives a failed run. Staging names carry the writer's pid (``.<name>.<pid>.*``), so what a
+killed run left behind (SIGKILL, OOM) is recognised and cleared by the next write to the same path."""
 from __future__ import annotations
 
 import os
@@ -23,9 +24,42 @@ def with_umask(path: Path, mode: int) -> None:
     os.chmod(path, mode & ~umask())
 
 
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clear_stale(path: Path) -> list[Path]:
+    """Remove staging files and folders of ``path`` left by dead writers; if a killed swap left only
+    ``.<name>.old``, put it back. Returns what was cleared."""
+    cleared = []
+    if not path.parent.is_dir():
+        return cleared
+    old = path.with_name(f".{path.name}.old")
+    if old.exists() and not path.exists():
+        old.rename(path)
+        cleared.append(old)
+    for stale in path.parent.glob(f".{path.name}.*"):
+        pid = stale.name[len(path.name) + 2:].split(".")[0]
+        if stale == old or (pid.isdigit() and not pid_alive(int(pid))):
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
+            cleared.append(stale)
+    return cleared
+
+
+def staging_prefix(path: Path) -> str:
+    return f".{path.name}.{os.getpid()}."
+
+
 def write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    clear_stale(path)
+    fd, tmp = tempfile.mkstemp(prefix=staging_prefix(path), dir=path.parent)
     try:
         with_umask(Path(tmp), 0o666)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
@@ -45,7 +79,8 @@ def replace_dir(path: Path) -> Iterator[Path]:
     """Yield a staging directory; on success it replaces ``path`` whole, on failure it is removed
     and ``path`` is left as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    clear_stale(path)
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(path), dir=path.parent))
     with_umask(staging, 0o777)
     try:
         yield staging

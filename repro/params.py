@@ -51,6 +51,7 @@ class Perf(Strict):
     stability_percentage: float = Field(ge=0)
     max_trials: int = Field(gt=0)
     retries: int = Field(ge=0)
+    max_cv: float = Field(default=0.10, gt=0)   # windows' spread above this: the row is not called stable
 
 
 class Native(Strict):

@@ -10,7 +10,7 @@ VENV = ROOT / ".venv"
 RUNTIME = Path(os.environ.get("REPRO_RUNTIME") or ROOT / ".runtime")
 WHEEL_CACHE = ROOT / ".cache" / "wheels"
 
-SEEDS = ROOT.parent / "shared" / "seeds"
+SEEDS = Path(os.environ.get("REPRO_SEEDS") or ROOT.parent / "shared" / "seeds")   # the published documents
 
 RESULTS = ROOT / "results"
 PUBLISHED = RESULTS / "published"

@@ -1,7 +1,7 @@
 """Stage `accuracy`: the test split through every served model via tritonclient; each served score
 compared with the framework's own on the same data (AUC for the Criteo family). The gate fails
-closed: a difference beyond the family's tolerance, or a NaN score, exits non-zero after the report
-is written.
+closed: a difference beyond the family's tolerance, or a NaN score, exits non-zero and leaves the
+earlier report as it was.
 
     python -m stages.accuracy --repos triton_repos/cpu --data artifacts/data --train-metrics results/train \
         --out results/cpu/accuracy.json      (server logs: results/cpu/logs/)
@@ -58,9 +58,9 @@ def build(repos: Path, data: Path, train_metrics: Path, out: Path, params_path: 
             report["models"][name] = row
             if not row["passed"]:
                 failures.append(f"{name}: |{family.score_name} diff| {row['abs_diff']} > {tolerance:g}")
+    if failures:   # the earlier report stays: it is the last one that passed
+        raise RuntimeError("accuracy gate failed: " + "; ".join(failures) + f"; {out} is unchanged")
     atomic.write_text(out, json.dumps(report, indent=2, sort_keys=True) + "\n")
-    if failures:
-        raise RuntimeError("accuracy gate failed: " + "; ".join(failures) + f" (report: {out})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,8 @@ from repro.published.registry import build_index
 def parse_all(seeds: Path) -> list[PublishedTable]:
     files = sorted(seeds.glob("0*.txt"))
     if not files:
-        raise FileNotFoundError(f"no source documents (0*.txt) in {seeds}; pass --seeds <dir>.")
+        raise FileNotFoundError(f"no source documents (0*.txt) in {seeds}: point SEEDS at the folder that holds "
+                                "them, e.g. `make published SEEDS=../shared/seeds`.")
     return [table for path in files for table in parse_seed(path)]
 
 

@@ -48,12 +48,16 @@ def model_sections(model: str, perf: Path, native: Path, params: dict, settings:
                                         family.table_style)
         (staging / f"{name}.md").write_text(text)
         sections.append(text)
-        report.plot_latency_breakdown(frame, staging / f"{name}_latency.svg", f"{name}: latency breakdown")
+        what = f"{display}, {size}, {frame['precision'].iloc[0]} on {frame['device'].iloc[0]}"
+        report.plot_latency_breakdown(frame, staging / f"{name}_latency.svg", f"{name}: latency breakdown\n{what}")
         report.write_json(staging / f"{name}.provenance.json", report.provenance(
             paths.ROOT, frame, settings, [s.format(m=model) for s in UPSTREAM],
             f"dvc repro (profile {params['profile']})"))
     offline = {name: frame for name, frame in frames.items() if name in family.perf_models(model)}
-    report.plot_throughput(offline, staging / f"{model}_throughput.svg", f"{model}: throughput vs batch")
+    first = next(iter(offline.values()))
+    report.plot_throughput(offline, staging / f"{model}_throughput.svg",
+                           f"{display} offline throughput (95% intervals)\n{size}, {first['precision'].iloc[0]} "
+                           f"on {first['device'].iloc[0]}")
     native_csv = native / f"{model}_native_vs_ensemble.csv"
     if native_csv.exists():
         table = render_markdown(pd.read_csv(native_csv), "native_benchmark")

@@ -1,10 +1,14 @@
-"""Classify measured rows of two result sets: better / worse / no significant change / not comparable.
+"""Classify measured rows of two result sets: better / worse / no significant change / inconclusive /
+not comparable.
 
 A row is only compared with the row of the same table, batch and concurrency, measured under the same
-settings, engine, precision, device, runtime and versions; otherwise it is 'not comparable' and the
-verdict says which of those differ. A change is significant when the ratio is beyond the noise factor
-AND a Mann-Whitney U test on the repeated samples rejects 'same distribution'. Pure functions: loading
-(repro.compare.revisions) and rendering (repro.compare.render) live elsewhere.
+settings, engine, precision, device, runtime, versions and host; otherwise it is 'not comparable' and
+the verdict says which of those differ. A change is significant when the ratio is beyond the noise
+factor AND the samples say so: a Mann-Whitney U test on the window throughputs (at least 4 per side)
+or on the per-request latencies for p50 (at least 20), and for p99 disjoint 95% bootstrap intervals of
+the p99 itself (at least 100 requests per side). With fewer samples the verdict is 'inconclusive',
+never 'no significant change'. Pure functions: loading (repro.compare.revisions) and rendering
+(repro.compare.render) live elsewhere.
 """
 from __future__ import annotations
 
@@ -12,9 +16,11 @@ from dataclasses import dataclass, field
 
 from scipy.stats import mannwhitneyu
 
-from repro.measure.metrics import COMPARED, Metric
+from repro.measure import statistics as stats
+from repro.measure.metrics import COMPARED, P99, Metric
 
 BETTER, WORSE, SAME, NOT_COMPARABLE = "better", "worse", "no significant change", "not comparable"
+INCONCLUSIVE = "inconclusive"   # too few samples to tell: never reported as unchanged
 LABEL_FIELDS = ("engine", "precision", "device", "runtime", "versions")
 COMPARED_LABELS = (*LABEL_FIELDS, "host")   # host: repro.measure.host summary, read beside the results
 
@@ -62,25 +68,43 @@ def differences(base: Row, head: Row) -> list[str]:
     return diff
 
 
-def significance(base: list[float], head: list[float]) -> float | None:
-    """Two-sided Mann-Whitney U p-value; None when there are too few samples to test."""
-    if len(base) < 2 or len(head) < 2:
-        return None
+def significance(base: list[float], head: list[float]) -> float:
+    """Two-sided Mann-Whitney U p-value."""
     return float(mannwhitneyu(base, head, alternative="two-sided").pvalue)
+
+
+def test_metric(base: Row, head: Row, metric: Metric, alpha: float) -> tuple[bool | None, float | None, str]:
+    """(do the samples differ?, p-value, why). None when the samples are too few to tell."""
+    b, h = base.samples.get(metric.samples or "", []), head.samples.get(metric.samples or "", [])
+    if metric.name == P99:
+        if min(len(b), len(h)) < stats.MIN_TAIL_REQUESTS:
+            return None, None, (f"p99 from {len(b)} vs {len(h)} requests: too few for a tail estimate "
+                                f"(needs {stats.MIN_TAIL_REQUESTS} each)")
+        lo, hi = stats.interval(b, stats.p99, stats.MIN_TAIL_REQUESTS), stats.interval(h, stats.p99,
+                                                                                      stats.MIN_TAIL_REQUESTS)
+        overlap = "do not overlap" if stats.disjoint(lo, hi) else "overlap"
+        return stats.disjoint(lo, hi), None, f"p99 95% intervals [{lo[0]:.0f}, {lo[1]:.0f}] vs [{hi[0]:.0f}, {hi[1]:.0f}] {overlap}"
+    minimum, unit = (stats.MIN_WINDOWS, "windows") if metric.samples == "throughput" else (stats.MIN_REQUESTS, "requests")
+    if min(len(b), len(h)) < minimum:
+        return None, None, f"{len(b)} vs {len(h)} {unit}: too few to test (needs {minimum} each)"
+    p = significance(b, h)
+    return p < alpha, p, f"p={p:.3g}" + (f" >= {alpha:g}" if p >= alpha else "")
 
 
 def classify_metric(base: Row, head: Row, metric: Metric, noise: float, alpha: float) -> Verdict:
     b, h = base.values[metric.name], head.values[metric.name]
     ratio = h / b if b else None
-    p = significance(base.samples.get(metric.samples, []), head.samples.get(metric.samples, []))
+    different, p, why = test_metric(base, head, metric, alpha)
     improved = ratio is not None and (ratio > noise if metric.higher_is_better else ratio < 1 / noise)
     regressed = ratio is not None and (ratio < 1 / noise if metric.higher_is_better else ratio > noise)
-    if (improved or regressed) and p is not None and p < alpha:
-        verdict, reason = (BETTER if improved else WORSE), f"beyond noise x{noise:g}, p={p:.3g}"
+    if different is None:
+        verdict, reason = INCONCLUSIVE, why
+    elif (improved or regressed) and different:
+        verdict, reason = (BETTER if improved else WORSE), f"beyond noise x{noise:g}; {why}"
     elif improved or regressed:
-        verdict, reason = SAME, ("too few samples to test" if p is None else f"p={p:.3g} >= {alpha:g}")
+        verdict, reason = SAME, f"beyond noise x{noise:g} but not significant: {why}"
     else:
-        verdict, reason = SAME, f"within noise x{noise:g}"
+        verdict, reason = SAME, f"within noise x{noise:g}; {why}"
     return Verdict(base.table, base.batch, base.concurrency, metric.name, b, h, ratio, p, verdict, reason)
 
 

@@ -11,6 +11,7 @@ from repro.cli import progress
 from repro.measure.metrics import P99, THROUGHPUT
 from repro.measure.perf_analyzer import PerfSettings, composing_breakdown, measure, normalise
 from repro.measure.scenarios import Scenario, point_name
+from repro.measure.statistics import evidence
 from repro.serving.runtime import Runtime
 from repro.serving.server import TritonServer
 
@@ -34,9 +35,12 @@ def measure_models(names: list[str], repository: Path, out: Path, input_data: Pa
                     assert server.ports is not None
                     m = measure(server.runtime, name, server.ports.grpc_url, batch, out / "raw" / table, input_data,
                                 dataclasses.replace(s, concurrency=concurrency))
-                    row = {**normalise(m), "scenario": scenario.name, **labels[name]}
+                    found = evidence(m.samples, s.max_cv)
+                    spread_ok = found.pop("spread_ok")
+                    row = {**normalise(m), **found, "stable": m.stable and spread_ok,
+                           "stable_perf_analyzer": m.stable, "scenario": scenario.name, **labels[name]}
                     progress("perf", f"{table} batch {batch} concurrency {concurrency}: {row[THROUGHPUT]:.4g} "
-                                     f"infer/s, p99 {row[P99]:.0f} us{'' if m.stable else ' (UNSTABLE after retries)'}")
+                                     f"infer/s, p99 {row[P99]:.0f} us{'' if row['stable'] else ' (UNSTABLE: see windows and CV)'}")
                     rows.setdefault(table, []).append(row)
                     samples = out / "samples" / f"{point_name(table, batch, concurrency)}.json"
                     samples.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ never stabilises is kept but marked ``stable=False``.
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 from dataclasses import dataclass
@@ -34,12 +35,13 @@ class PerfSettings:
     retries: int
     protocol: str = "grpc"
     shared_memory: str = "system"   # system (upstream's) | cuda (inputs placed in GPU memory by the client)
+    max_cv: float = 0.10            # windows' coefficient of variation above this: the row is not stable
 
     @classmethod
     def from_params(cls, params: dict) -> "PerfSettings":
         p = params["perf"]
         return cls(p["concurrency"], p["measurement_interval_ms"], p["stability_percentage"], p["max_trials"],
-                   p["retries"])
+                   p["retries"], max_cv=p.get("max_cv", 0.10))
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ def samples_from_export(path: Path, batch: int) -> dict[str, list[float]]:
             throughput.append(round(done * batch / ((end - start) / 1e9), 3))
     latencies = [(t - s0) / 1e3 for s0, t in requests]
     step = max(1, len(latencies) // MAX_LATENCY_SAMPLES)
-    return {"throughput": throughput, "latency_us": [round(v, 1) for v in latencies[::step]]}
+    return {"throughput": throughput, "latency_us": [round(v, 1) for v in latencies[::step]],
+            "requests": len(latencies)}
 
 
 def perf_command(runtime: Runtime, model: str, url: str, batch: int, csv: Path, input_data: Path,
@@ -168,6 +171,10 @@ def read_pa_csv(path: Path) -> pd.DataFrame:
 def normalise(measurement: Measurement) -> dict:
     """One canonical row (repro.measure.metrics; µs, as perf_analyzer reports) plus how it was measured."""
     out = {"batch": measurement.batch, **from_perf_analyzer(read_pa_csv(measurement.csv).iloc[0])}
+    bad = sorted(name for name, value in out.items() if not math.isfinite(value))
+    if bad:
+        raise PerfError(f"{measurement.csv}: perf_analyzer reported non-finite {', '.join(bad)} for "
+                        f"{measurement.model} batch {measurement.batch}; see {measurement.log}")
     out.update({"stable": measurement.stable, "attempts": measurement.attempts,
                 "measurement_interval_ms": measurement.interval_ms})
     return out

@@ -44,8 +44,29 @@ def measured_markdown(frame: pd.DataFrame, display: str, size: str, max_batch: i
     note = (f"\n\nUnstable after retries (perf_analyzer never reached its stability criterion): batch "
             f"{', '.join(map(str, unstable))}." if unstable else "")
     scenario = str(frame["scenario"].iloc[0]) if "scenario" in frame else "offline"
+    note += evidence_markdown(frame)
     return (f"{heading(display, labels, size, scenario)}\n\n{parameter_table(labels, display, size, max_batch, instances)}\n\n"
             f"{render_markdown(published(frame, style), style)}{note}\n")
+
+
+EVIDENCE = ["windows", "requests", "throughput_cv", "throughput_ci_low", "throughput_ci_high",
+            "latency_p99_ci_low_us", "latency_p99_ci_high_us"]
+
+
+def evidence_markdown(frame: pd.DataFrame) -> str:
+    """What each row rests on: windows and requests, the windows' spread, 95% intervals (bootstrap)."""
+    if not set(EVIDENCE) <= set(frame.columns):
+        return ""
+    span = lambda lo, hi: "n/a" if pd.isna(lo) else f"{lo:,.0f} – {hi:,.0f}"  # noqa: E731
+    rows = [(int(r["batch"]), int(r["concurrency"]), int(r["windows"]), int(r["requests"]),
+             "n/a" if pd.isna(r["throughput_cv"]) else f"{r['throughput_cv']:.1%}",
+             span(r["throughput_ci_low"], r["throughput_ci_high"]),
+             span(r["latency_p99_ci_low_us"], r["latency_p99_ci_high_us"]), "yes" if r["stable"] else "NO")
+            for _, r in frame.iterrows()]
+    return ("\n\nEvidence per row (95% percentile-bootstrap intervals; a p99 interval needs 100 requests):\n\n"
+            + tabulate(rows, headers=["Batch", "Concurrency", "Windows", "Requests", "Window CV",
+                                      "Throughput 95% CI (infer/s)", "p99 95% CI (us)", "Stable"],
+                       tablefmt="pipe", disable_numparse=True))
 
 
 def batch_axis(ax, batches: list[int]) -> None:
@@ -65,7 +86,12 @@ def plot_throughput(frames: dict[str, pd.DataFrame], path: Path, title: str) -> 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     frames = {name: canonical(frame) for name, frame in frames.items()}
     for name, frame in frames.items():
-        ax.plot(frame["batch"], frame[THROUGHPUT], marker="o", label=name)
+        if {"throughput_ci_low", "throughput_ci_high"} <= set(frame.columns):   # 95% intervals of the windows
+            low = (frame[THROUGHPUT] - frame["throughput_ci_low"]).clip(lower=0).fillna(0)
+            high = (frame["throughput_ci_high"] - frame[THROUGHPUT]).clip(lower=0).fillna(0)
+            ax.errorbar(frame["batch"], frame[THROUGHPUT], yerr=[low, high], marker="o", capsize=3, label=name)
+        else:
+            ax.plot(frame["batch"], frame[THROUGHPUT], marker="o", label=name)
     batch_axis(ax, [b for frame in frames.values() for b in frame["batch"]])
     ax.set(xlabel="batch size", ylabel="inferences / second", title=title)
     ax.set_ylim(bottom=0)

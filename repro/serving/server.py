@@ -1,4 +1,7 @@
-"""Launch the real Triton server on 127.0.0.1 and always stop it (success, error, Ctrl-C, SIGTERM)."""
+"""Launch the real Triton server on 127.0.0.1 and always stop it: on success, error, Ctrl-C and
+SIGTERM by stopping its process group; on SIGKILL of the parent (a CI timeout, the OOM killer) the
+kernel kills the server (PR_SET_PDEATHSIG), and the next server start stops whatever of an earlier
+run's group is still alive (its python-backend stubs), found through the pid files in ``SERVERS``."""
 from __future__ import annotations
 
 import json
@@ -6,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -13,9 +17,49 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from repro import paths
+from repro.atomic import pid_alive
 from repro.serving.runtime import Runtime
 
 HOST = "127.0.0.1"
+SERVERS = paths.ROOT / ".cache" / "servers"   # one pid file per running server: <server pid>.json
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In the child before exec: the kernel sends SIGKILL when the parent dies, even by SIGKILL."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the stale-server sweep below still applies
+        pass
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_stale_servers(folder: Path = SERVERS) -> list[int]:
+    """Stop the process groups of servers whose launching process is gone; returns their pids."""
+    stopped = []
+    for record in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            info = json.loads(record.read_text())
+        except (OSError, json.JSONDecodeError):
+            record.unlink(missing_ok=True)
+            continue
+        if group_alive(info["pgid"]) and not pid_alive(info["parent"]):
+            signal_group(info["pgid"], signal.SIGKILL)
+            stopped.append(int(info["pgid"]))
+        if not group_alive(info["pgid"]) or not pid_alive(info["parent"]):
+            record.unlink(missing_ok=True)
+    return stopped
 
 
 class ServerError(RuntimeError):
@@ -117,10 +161,15 @@ class TritonServer:
         self.runtime.check()
         self.ports = self.ports or choose_ports()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        for pgid in stop_stale_servers():
+            print(f"[server] stopped a Triton server left running by an earlier, killed run (process group "
+                  f"{pgid})", file=sys.stderr, flush=True)
         self._install_sigterm()
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(self.command(self.ports), stdout=log, stderr=subprocess.STDOUT,
-                                            env=self.runtime.env(), start_new_session=True)
+                                            env=self.runtime.env(), start_new_session=True,
+                                            preexec_fn=die_with_parent)
+        self._record()
         try:
             self.wait_ready()
         except BaseException:
@@ -131,6 +180,12 @@ class TritonServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+    def _record(self) -> None:
+        assert self.process is not None
+        SERVERS.mkdir(parents=True, exist_ok=True)
+        (SERVERS / f"{self.process.pid}.json").write_text(json.dumps(
+            {"pgid": self.process.pid, "parent": os.getpid(), "repository": str(self.model_repository)}))
 
     def _install_sigterm(self) -> None:
         def on_sigterm(signum: int, frame: object) -> None:
@@ -175,6 +230,11 @@ class TritonServer:
             except subprocess.TimeoutExpired:
                 signal_group(proc.pid, signal.SIGKILL)
                 proc.wait()
+            deadline = time.monotonic() + timeout_s
+            while group_alive(proc.pid) and time.monotonic() < deadline:   # stubs exit after the server
+                time.sleep(0.1)
+            signal_group(proc.pid, signal.SIGKILL)
+            (SERVERS / f"{proc.pid}.json").unlink(missing_ok=True)
         if self._old_sigterm is not None:
             signal.signal(signal.SIGTERM, self._old_sigterm)  # type: ignore[arg-type]
             self._old_sigterm = None
