@@ -17,7 +17,7 @@ export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DVC         := $(VENV)/bin/dvc
 
-.PHONY: _force check-params h100-kit deploy-h100 remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
+.PHONY: calibrate-compare _force check-determinism-cpus check-params h100-kit deploy-h100 remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
 
 GPU  ?= cpu
 BASE ?=
@@ -74,6 +74,12 @@ remeasure: setup ## Re-measure on this machine (accuracy, perf, native forced; t
 
 check-determinism: setup ## Re-run data..repos from scratch and check every output is byte-identical (dvc.lock hashes)
 	@$(PY) -m tools.determinism
+
+check-determinism-cpus: setup ## Same data and DLRM checkpoint natively and on an emulated AVX2-only CPU (qemu-user; minutes)
+	@$(PY) -m tools.determinism_cpus
+
+calibrate-compare: setup ## How often make compare is right here: A/A runs and a ~20% slowed variant, verdict counts
+	@$(PY) -m tools.calibrate_compare $(if $(REPS),--reps $(REPS))
 
 bench: setup ## Print cold pipeline time, no-op repro time and the cpu DLRM offline table
 	@$(PY) -m tools.bench

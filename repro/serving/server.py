@@ -113,10 +113,27 @@ def signal_group(pgid: int, sig: int) -> None:
         pass
 
 
+# Errors every CPU-only start logs; they say nothing about why a model failed.
+HARMLESS = ("CudaDriverHelper has not been initialized", "Failed to initialize NVML", "DCGM")
+
+
+def log_errors(text: str) -> list[str]:
+    """The server's error lines (E-level, protobuf parse errors), without the ones every CPU start logs."""
+    found = [line.strip() for line in text.splitlines()
+             if (line.startswith("E") and line[1:5].isdigit()) or "ERROR" in line and "text_format" in line
+             or line.startswith("error:")]
+    return [line for line in found if not any(h in line for h in HARMLESS)]
+
+
 def log_tail(path: Path, lines: int = 25) -> str:
+    """The server's error lines first (a config.pbtxt parse error names file, line and column there),
+    then the log's last lines."""
     if not path.exists():
         return "(no server log)"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    text = path.read_text(errors="replace")
+    errors = log_errors(text)
+    head = ("Errors in the log:\n" + "\n".join(errors[:12]) + "\n\n") if errors else ""
+    return head + "Last lines:\n" + "\n".join(text.splitlines()[-lines:])
 
 
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
@@ -202,13 +219,13 @@ class TritonServer:
             if self.process.poll() is not None:
                 raise ServerError(f"Triton server exited with code {self.process.returncode} before it was ready "
                                   f"(model repository {self.model_repository}, models {self.models}).\n"
-                                  f"Last lines of {self.log_path}:\n{log_tail(self.log_path)}")
+                                  f"From {self.log_path}:\n{log_tail(self.log_path)}")
             status, _ = http_get(f"http://{self.ports.http_url}/v2/health/ready")
             if status == 200:
                 return
             time.sleep(0.2)
         raise ServerError(f"Triton server not ready after {self.ready_timeout_s:.0f} s "
-                          f"(models {self.models}). Last lines of {self.log_path}:\n{log_tail(self.log_path)}")
+                          f"(models {self.models}). From {self.log_path}:\n{log_tail(self.log_path)}")
 
     def is_alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -55,3 +55,16 @@ def test_results_get_the_users_umask_not_0600(tmp_path):
         os.umask(previous)
     assert (tmp_path / "r" / "a.json").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+
+
+def test_interrupted_log_writer_leaves_the_tracked_log_as_it_was(tmp_path):
+    log = tmp_path / "accuracy_dlrm.log"
+    log.write_text("the complete log of the last good run\n")
+    try:
+        with atomic.staged_file(log) as partial:
+            partial.write_text("23 lines of a run cut short\n")
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert log.read_text() == "the complete log of the last good run\n"
+    assert (tmp_path / ".accuracy_dlrm.log.partial").exists()       # kept for reading, replaced next run
