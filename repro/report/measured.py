@@ -41,8 +41,8 @@ def measured_markdown(frame: pd.DataFrame, display: str, size: str, max_batch: i
     frame = canonical(frame)
     labels = frame.iloc[0][["engine", "precision", "device", "runtime", "versions"]].to_dict()
     unstable = frame.loc[~frame["stable"].astype(bool), "batch"].tolist()
-    note = (f"\n\nUnstable after retries (perf_analyzer never reached its stability criterion): batch "
-            f"{', '.join(map(str, unstable))}." if unstable else "")
+    note = (f"\n\nNot stable (perf_analyzer never reached its criterion, or the windows' coefficient of variation "
+            f"exceeds perf.max_cv): batch {', '.join(map(str, unstable))}." if unstable else "")
     scenario = str(frame["scenario"].iloc[0]) if "scenario" in frame else "offline"
     note += evidence_markdown(frame)
     return (f"{heading(display, labels, size, scenario)}\n\n{parameter_table(labels, display, size, max_batch, instances)}\n\n"
