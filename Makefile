@@ -49,28 +49,34 @@ $(RUNTIME)/RUNTIME.json: $(VENV)/.installed repro/serving/runtime.py tools/setup
 deploy: deploy-cpu ## The main job: the pipeline on the cpu profile (= make deploy-cpu)
 
 H100_PY ?= python3
-ONLY    ?=
-SKIP_ACCURACY ?=
+FROM    ?= host
 
-h100-kit: setup ## After `make deploy`: pack dist/h100/ (bundle, client wheels, dense graphs, accuracy gate) for a GPU host
-	@$(PY) -m tools.h100_kit build --out dist/h100 --python $(PYTHON)
+h100-kit: setup ## Write the h100 repositories (dvc repro repos@h100) and pack dist/h100/ (runtime bundle, client wheels)
+	@$(PY) -m tools.check_params
+	@$(DVC) repro repos@h100
+	@$(PY) -m tools.h100_kit build --out dist/h100 --python $(PYTHON) --repos triton_repos/h100
 
-deploy-h100: ## On the GPU host (PyTorch + CUDA, no index; dist/h100/ carried): serve + measure into results/h100/ [ONLY=4B]
+deploy-h100: ## On the GPU host (PyTorch + CUDA; dist/h100/ and triton_repos/h100/ carried): the h100 stages [FROM=perf]
 	@$(H100_PY) -m tools.h100_kit unpack --kit dist/h100 --work .h100
 	@REPRO_RUNTIME=$(CURDIR)/.h100/runtime/runtime PYTHONPATH=$(CURDIR)/.h100/site:$(CURDIR) \
-	  $(H100_PY) -m stages.h100 --kit dist/h100 --work .h100 --out results/h100 $(if $(ONLY),--only $(ONLY)) $(if $(SKIP_ACCURACY),--skip-accuracy)
+	  $(H100_PY) -m tools.run_profile --profile h100 --from $(FROM)
 
-deploy-%: setup ## Run the pipeline for one profile (cpu; a100/a30/t4/v100/a40 inside their containers; h100: above)
+record-%: setup ## After a GPU host's run: enter results/<profile>/ in dvc.lock (dvc commit of its measuring stages)
+	@$(PY) -m tools.check_params
+	@$(DVC) commit --force host@$* accuracy@$* perf@$* native@$* tables@$*
+	@echo "[record] results/$* entered in dvc.lock; commit them with git"
+
+deploy-%: setup ## Run the pipeline for one profile (cpu = make deploy): dvc repro tables@<profile> and what it needs
 	@$(PY) -m tools.check_params --profile $*
-	@$(DVC) repro
+	@$(DVC) repro tables@$*
 
 check-params: setup ## Validate params.yaml (typed schema, unknown keys, cross-checks) without running anything
 	@$(PY) -m tools.check_params
 
-remeasure: setup ## Re-measure on this machine (accuracy, perf, native forced; tables rebuilt), e.g. after a clone
-	@$(PY) -m tools.check_params
-	@$(DVC) repro --force --single-item accuracy perf native
-	@$(DVC) repro
+remeasure: setup ## Re-measure the cpu profile here (accuracy, perf, native forced; tables rebuilt)
+	@$(PY) -m tools.check_params --profile cpu
+	@$(DVC) repro --force --single-item accuracy@cpu perf@cpu native@cpu
+	@$(DVC) repro tables@cpu
 
 check-determinism: setup ## Re-run data..repos from scratch and check every output is byte-identical (dvc.lock hashes)
 	@$(PY) -m tools.determinism

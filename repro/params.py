@@ -6,101 +6,23 @@ every error says what to do. Families contribute their own subsections (``data.<
 from __future__ import annotations
 
 import difflib
-import typing
 from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+import typing
+
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from repro.errors import UserError
 from repro.families import all_models, registry
-from repro.families.criteo.presets import PRESETS
-from repro.profiles.catalog import PROFILES
+from repro.profiles.catalog import Strict, profile_model
 
 FAMILY_SECTIONS = ("data", "train", "convert", "accuracy")
 
 
 class ParamsError(UserError):
     pass
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
-
-
-PositiveInts = list[typing.Annotated[int, Field(gt=0)]]
-
-
-class Repos(Strict):
-    max_batch_size: int = Field(gt=0)
-    instances: int = Field(gt=0)
-
-
-class Online(Strict):
-    batch_size: int = Field(gt=0)
-    concurrency: PositiveInts = Field(min_length=1)
-
-
-class Perf(Strict):
-    scenarios: list[Literal["offline", "online"]] = Field(default=["offline"], min_length=1)
-    batch_sizes: PositiveInts = Field(min_length=1)           # offline sweep
-    online: Optional[Online] = None                            # online sweep
-    concurrency: int = Field(gt=0)
-    measurement_interval_ms: int = Field(gt=0)
-    stability_percentage: float = Field(ge=0)
-    max_trials: int = Field(gt=0)
-    retries: int = Field(ge=0)
-    max_cv: float = Field(default=0.10, gt=0)   # windows' spread above this: the row is not called stable
-
-
-class Native(Strict):
-    models: list[str]
-    batch_sizes: PositiveInts = Field(min_length=1)
-
-
-class H100Config(Strict):
-    model: Literal["dlrm", "dcnv2"]
-    preset: Literal[tuple(PRESETS)]  # type: ignore[valid-type]
-    precision: Literal["fp32", "fp16"]
-    sparse: Literal["fused", "placement", "cache"]
-    serving: Literal["fused", "ensemble", "transport"]
-    inputs: Literal["system", "cuda"] = "system"
-
-
-class H100Perf(Strict):
-    measurement_interval_ms: int = Field(gt=0)
-    stability_percentage: float = Field(ge=0)
-    max_trials: int = Field(gt=0)
-    retries: int = Field(ge=0)
-    input_samples: int = Field(gt=0)
-
-
-class H100Accuracy(Strict):
-    auc_tolerance: float = Field(ge=0)
-    batch_size: int = Field(gt=0)
-
-
-class H100Hardware(Strict):
-    host_link_gbps: float = Field(gt=0)
-    memory_gbps: float = Field(gt=0)
-    fp16_tflops: float = Field(gt=0)
-    fp32_tflops: float = Field(gt=0)
-    tf32_tflops: float = Field(gt=0)
-
-
-class H100(Strict):
-    seed: int = Field(gt=0)
-    batch_sizes: PositiveInts = Field(min_length=1)
-    memory_threshold_gb: float = Field(ge=0)
-    gpucacheper: float = Field(ge=0, le=1)
-    default_serving: Literal["fused", "ensemble"]
-    fp32_matmul: Literal["ieee", "tf32"]
-    chunk_rows: int = Field(ge=0)
-    configs: list[H100Config] = Field(min_length=1)
-    perf: H100Perf
-    accuracy: H100Accuracy
-    hardware: H100Hardware
 
 
 def family_section(name: str, base_fields: dict[str, Any]) -> type[BaseModel]:
@@ -113,13 +35,14 @@ def family_section(name: str, base_fields: dict[str, Any]) -> type[BaseModel]:
 def schema() -> type[BaseModel]:
     return create_model(
         "Params", __base__=Strict,
-        profile=(Literal[tuple(PROFILES)], ...), seed=(int, Field(gt=0)),
+        seed=(int, Field(gt=0)),
         models=(dict[str, str], Field(min_length=1)),
         data=(family_section("data", {}), ...),
         train=(family_section("train", {"threads": (int, Field(gt=0))}), ...),
         convert=(family_section("convert", {"precision": (Literal["fp32", "fp16"], ...)}), ...),
         accuracy=(family_section("accuracy", {}), ...),
-        repos=(Repos, ...), perf=(Perf, ...), native=(Native, ...), h100=(Optional[H100], None))
+        profiles=(dict[str, profile_model({f.name: f.params.serving for f in registry().values()})],
+                  Field(min_length=1)))
 
 
 def model_of(annotation: Any) -> type[BaseModel] | None:
@@ -134,14 +57,17 @@ def model_of(annotation: Any) -> type[BaseModel] | None:
 
 
 def keys_at(model: type[BaseModel] | None, loc: tuple) -> list[str]:
-    """The valid keys of the section at ``loc`` (list indices skipped)."""
+    """The valid keys of the section at ``loc`` (list indices and mapping keys skipped)."""
+    skip = False
     for part in loc:
         if model is None:
             return []
-        if isinstance(part, int):
+        if isinstance(part, int) or skip:
+            skip = False
             continue
         field = model.model_fields.get(part)
         model = model_of(field.annotation) if field else None
+        skip = field is not None and typing.get_origin(field.annotation) is dict
     return list(model.model_fields) if model else []
 
 
@@ -185,18 +111,28 @@ def cross_check(params: dict) -> list[str]:
         else:
             problems += [f"params.yaml: '{section}.{family}' is missing (the models of family '{family}' need it); "
                          "add the section." for section in FAMILY_SECTIONS if params[section].get(family) is None]
-    problems += [f"params.yaml: 'native.models' lists '{m}', which is not in 'models'; add it there or remove it."
-                 for m in params["native"]["models"] if m not in params["models"]]
-    online = params["perf"].get("online")
-    if "online" in params["perf"].get("scenarios", []) and not online:
-        problems.append("params.yaml: 'perf.scenarios' lists online, but 'perf.online' (batch_size, concurrency) "
-                        "is missing; add it.")
-    too_big = [b for b in params["perf"]["batch_sizes"] + params["native"]["batch_sizes"] +
-               ([online["batch_size"]] if online else []) if b > params["repos"]["max_batch_size"]]
-    if too_big:
-        problems.append(f"params.yaml: batch sizes {too_big} exceed 'repos.max_batch_size' "
-                        f"({params['repos']['max_batch_size']}); lower them or raise the maximum.")
+    for name, profile in params["profiles"].items():
+        problems += profile_problems(f"profiles.{name}", profile, params["models"])
     return sorted(set(problems), key=problems.index)
+
+
+def profile_problems(at: str, profile: dict, models: dict[str, str]) -> list[str]:
+    problems = [f"params.yaml: '{at}.serving.{family}' is missing: say which flavour serves the {family} family "
+                "here (see the cpu profile)." for family in sorted(set(models.values()))
+                if profile["serving"].get(family) is None]
+    native, perf = profile.get("native") or {"models": [], "batch_sizes": []}, profile["perf"]
+    problems += [f"params.yaml: '{at}.native.models' lists '{m}', which is not in 'models'; add it there or remove "
+                 "it." for m in native["models"] if m not in models]
+    online = perf.get("online")
+    if "online" in perf.get("scenarios", []) and not online:
+        problems.append(f"params.yaml: '{at}.perf.scenarios' lists online, but '{at}.perf.online' (batch_size, "
+                        "concurrency) is missing; add it.")
+    too_big = [b for b in perf["batch_sizes"] + native["batch_sizes"] + ([online["batch_size"]] if online else [])
+               if b > profile["repos"]["max_batch_size"]]
+    if too_big:
+        problems.append(f"params.yaml: batch sizes {too_big} exceed '{at}.repos.max_batch_size' "
+                        f"({profile['repos']['max_batch_size']}); lower them or raise the maximum.")
+    return problems
 
 
 def validate(params: dict) -> dict:
@@ -220,5 +156,5 @@ def load_params(path: Path = Path("params.yaml")) -> dict:
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML ({exc}).") from None
     if not isinstance(params, dict):
-        raise ParamsError(f"{path}: expected a mapping of sections (profile, seed, models, data, ...).")
+        raise ParamsError(f"{path}: expected a mapping of sections (seed, models, data, ..., profiles).")
     return validate(params)

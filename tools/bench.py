@@ -9,7 +9,8 @@ from pathlib import Path
 
 from repro import paths
 
-TARGETS = {"cold pipeline (dvc repro --force)": 600.0, "no-op dvc repro": 3.0}
+TARGETS = {"cold cpu pipeline (dvc repro --force tables@cpu)": 600.0, "no-op dvc repro tables@cpu": 3.0,
+           "no-op dvc repro (every profile)": 3.0}
 
 
 def timed(args: list[str]) -> float:
@@ -19,10 +20,11 @@ def timed(args: list[str]) -> float:
 
 
 def main() -> int:
-    cold = timed(["repro", "--force"])
-    noop = timed(["repro"])
+    cold = timed(["repro", "--force", "tables@cpu"])
+    noop = timed(["repro", "tables@cpu"])
+    every = timed(["repro"])
     print("| measurement | seconds | target |\n|---|---:|---:|")
-    for (name, target), value in zip(TARGETS.items(), (cold, noop)):
+    for (name, target), value in zip(TARGETS.items(), (cold, noop, every)):
         print(f"| {name} | {value:.1f} | <= {target:g} |")
     profile_tables = paths.results_dir("cpu") / "tables"
     for name in ("dlrm_tf.md", "dlrm_hps.md"):

@@ -28,6 +28,7 @@ from repro.measure.metrics import COMPARED, THROUGHPUT
 from repro.measure.perf_analyzer import PerfSettings
 from repro.measure.scenarios import offline, point_name
 from repro.params import load_params
+from repro.profiles.catalog import get_profile
 from repro.serving.model_config import from_pbtxt, to_pbtxt
 
 WORK = paths.ROOT / ".cache" / "calibrate-compare"
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="dlrm_hps")
     a = parser.parse_args(argv)
     params = load_params()
-    repo = paths.TRITON_REPOS / params["profile"] / "local"
+    profile = get_profile(params, "cpu")
+    repo = paths.TRITON_REPOS / profile.name / "local"
     if not (repo / a.model).exists():
         print(f"calibrate-compare: {repo / a.model} is missing; run `make deploy` first", file=sys.stderr)
         return 2
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     family = family_of(params, a.model.rsplit("_", 1)[0])
     family.write_request_inputs(paths.ARTIFACTS / "data" / family.name, inputs)
     slowed = slowed_copy(repo, WORK / "slowed", a.slowdown)
-    s, batches = PerfSettings.from_params(params), params["perf"]["batch_sizes"]
+    s, batches = PerfSettings.from_params(profile.perf), profile.perf["batch_sizes"]
     aa, ac, ratios = [], [], []
     for rep in range(a.reps):
         print(f"[calibrate] repetition {rep + 1}/{a.reps}: base, slowed, base", file=sys.stderr, flush=True)

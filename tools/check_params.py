@@ -1,6 +1,6 @@
 """`make check-params` (and the first step of `make deploy-<profile>`): validate params.yaml before
 DVC runs anything, so a bad value never costs an output; with --profile, also check that params.yaml
-selects that profile and that it can run here.
+names a profile params.yaml describes and that can run here.
 
     python -m tools.check_params [--params params.yaml] [--profile cpu]
 
@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"check-params: error: {exc}", file=sys.stderr)
         return 2
-    print(f"[deploy] {a.params} is valid; profile {profile.label}")
+    print(f"[deploy] {a.params} is valid" + (f"; running profile {profile.label}: dvc repro tables@{profile.name}"
+                                              if profile else ""))
     return 0
 
 

@@ -1,7 +1,7 @@
 """`make h100-kit` (here) and the first step of `make deploy-h100` (on the GPU host): build or unpack
-the h100 kit (runtime bundle, client wheels, dense graphs, accuracy gate).
+the h100 kit (runtime bundle and client wheels; carried with triton_repos/h100).
 
-    python -m tools.h100_kit build --out dist/h100 --python 3.12
+    python -m tools.h100_kit build --out dist/h100 --python 3.12 --repos triton_repos/h100
     python -m tools.h100_kit unpack --kit dist/h100 --work .h100
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from repro import paths
-from repro.profiles.h100.kit import build, unpack
+from repro.profiles.h100.kit import build, check_repositories, unpack
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,15 +20,16 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("build")
     b.add_argument("--out", type=Path, default=paths.H100_KIT)
     b.add_argument("--python", default="3.12")
-    b.add_argument("--gate-samples", type=int, default=8192)
+    b.add_argument("--repos", type=Path, default=paths.TRITON_REPOS / "h100")
     u = sub.add_parser("unpack")
     u.add_argument("--kit", type=Path, default=paths.H100_KIT)
     u.add_argument("--work", type=Path, default=paths.H100_WORK)
     a = parser.parse_args(argv)
     if a.command == "build":
-        build(a.out, a.python, a.gate_samples)
+        build(a.out, a.python, a.repos)
     else:
         unpack(a.kit, a.work)
+        check_repositories(a.kit, paths.ROOT)
     return 0
 
 

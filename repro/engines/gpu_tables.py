@@ -220,5 +220,5 @@ def build_sparse(kind: str, source: RowSource, dtype: torch.dtype, device: torch
         return PlacedTables(source, dtype, device, memory_threshold_gb)
     if kind == "cache":
         return CachedTables(source, dtype, device, memory_threshold_gb, gpucacheper)
-    raise ValueError(f"unknown sparse engine '{kind}' (params.yaml: h100.configs[].sparse); "
+    raise ValueError(f"unknown sparse engine '{kind}' (params.yaml: profiles.<profile>.serving.criteo.configs[].sparse); "
                      "choose fused, placement or cache")

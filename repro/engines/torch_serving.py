@@ -36,6 +36,7 @@ class ModelSpec:
     batch_sizes: tuple[int, ...]    # CUDA graphs captured at load time
     dense_seed: int | None          # weights generated from it when the ONNX file ships without them
     tables: str | None = None       # .npz of trained tables (the accuracy gate) instead of seeded rows
+    dense: str = "dense.onnx"       # the dense graph, relative to the version directory
     fp32_matmul: str = "ieee"       # ieee | tf32 (TensorRT's default for FP32 engines)
     chunk_rows: int = 0             # host batches above it run in chunks, copy overlapping compute (0: off)
 
@@ -61,7 +62,7 @@ def sparse_engine(spec: ModelSpec, root: Path, device: torch.device):
 
 def dense_engine(spec: ModelSpec, root: Path, device: torch.device) -> Engine:
     torch.backends.cuda.matmul.allow_tf32 = spec.fp32_matmul == "tf32"
-    graph = optimize(load_graph(root / "dense.onnx", seed=spec.dense_seed))
+    graph = optimize(load_graph(root / spec.dense, seed=spec.dense_seed))
     return Engine(graph, TorchBackend({"fp16": "float16", "fp32": "float32"}[spec.precision], device=str(device)))
 
 

@@ -7,10 +7,23 @@ sections (``params["train"][family.name]`` and so on).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from pydantic import BaseModel
+
+from repro.profiles.catalog import Profile
+from repro.serving.plan import AccuracyCheck, ServedGroup
+
+
+@dataclass(frozen=True)
+class RepoInputs:
+    """What the repos stage hands a family for one model."""
+    converted: Path      # artifacts/convert/<model>
+    engine: Path         # artifacts/engine/<model>
+    checkpoint: Path     # artifacts/train/<model>
+    data: Path           # artifacts/data/<family>
 
 
 class FamilyParams(Protocol):
@@ -20,6 +33,7 @@ class FamilyParams(Protocol):
     train: type[BaseModel]
     convert: type[BaseModel]
     accuracy: type[BaseModel]
+    serving: type[BaseModel]        # profiles.<profile>.serving.<family>: the flavour and its options
 
 
 class Family(Protocol):
@@ -45,21 +59,19 @@ class Family(Protocol):
     def engine_command(self, model: str, converted: Path, plan: Path, params: dict) -> list[str]:
         """The TensorRT build command (run where TensorRT exists)."""
 
-    def write_repositories(self, model: str, converted: Path, engine: Path, params: dict, instance_kind: str,
-                           out: Path) -> dict:
-        """Write the model's Triton repositories (``out/local``, ``out/container``); return a manifest."""
+    def write_repositories(self, model: str, inputs: "RepoInputs", params: dict, profile: Profile, out: Path) -> dict:
+        """Write the model's Triton repositories for the profile's serving flavour under ``out``; return
+        a manifest."""
 
-    def accuracy_models(self, model: str) -> list[str]:
-        """Served model names whose outputs the accuracy gate scores."""
+    def accuracy_checks(self, model: str, repos: Path, data: Path, reference: dict, params: dict,
+                        profile: Profile) -> list[AccuracyCheck]:
+        """What the accuracy stage serves and scores (``reference``: the train stage's metrics)."""
 
-    def score(self, url: str, served: str, data: Path, params: dict) -> float:
-        """The served model's score on the test split, through the running server at ``url``."""
+    def perf_groups(self, model: str, repos: Path, data: Path, params: dict, profile: Profile) -> list[ServedGroup]:
+        """What the perf stage serves, one server start per group, with every row's labels."""
 
-    def perf_models(self, model: str) -> dict[str, str]:
-        """Served model names to measure -> their variant (a key of ``engine_label``)."""
+    def native_groups(self, model: str, repos: Path, data: Path, params: dict, profile: Profile) -> list[ServedGroup]:
+        """The native-vs-converted comparison (seed 004), where the family has one."""
 
-    def write_request_inputs(self, data: Path, path: Path) -> None:
-        """perf_analyzer's ``--input-data`` JSON from the test split."""
-
-    def engine_label(self, variant: str, dense_engine: str, versions: dict[str, str]) -> str:
-        """What actually ran for a variant, in words (every result row carries it)."""
+    def report_sections(self, profile: Profile, perf: Path, params: dict, out: Path) -> list[str]:
+        """Extra markdown sections of the profile's report (results/<profile>/), or none."""

@@ -12,20 +12,27 @@ from repro.measure.metrics import P99, THROUGHPUT
 from repro.measure.perf_analyzer import PerfSettings, composing_breakdown, measure, normalise
 from repro.measure.scenarios import Scenario, point_name
 from repro.measure.statistics import evidence
+from repro.serving.plan import ServedGroup
 from repro.serving.runtime import Runtime
 from repro.serving.server import TritonServer
 
 
-def measure_models(names: list[str], repository: Path, out: Path, input_data: Path, scenarios: list[Scenario],
-                   s: PerfSettings, labels: dict[str, dict],
-                   log_name: str) -> tuple[dict[str, list[dict]], list[dict]]:
+def measure_group(group: ServedGroup, out: Path, scenarios: list[Scenario],
+                  s: PerfSettings) -> tuple[dict[str, list[dict]], list[dict]]:
     """Canonical rows per table (``scenario.table_name(served)``), and the composing-model breakdown of
-    the ensembles. Each point's repeated samples go to ``out/samples/<point>.json``."""
+    the ensembles. Each point's repeated samples go to ``out/samples/<point>.json``; the request
+    inputs to ``out/input_<group>.json``."""
     rows: dict[str, list[dict]] = {}
     breakdown: list[dict] = []
-    log = out / "logs" / f"{log_name}.log"
-    with TritonServer(Runtime(paths.RUNTIME), repository.resolve(), log, models=names, ready_timeout_s=300) as server:
-        for name in names:
+    log = out / "logs" / f"server_{group.name}.log"
+    input_data = out / f"input_{group.name}.json"
+    group.write_inputs(input_data)
+    s = dataclasses.replace(s, shared_memory=group.shared_memory)
+    labels = group.models
+    with TritonServer(Runtime(paths.RUNTIME), group.repository.resolve(), log, models=list(group.models),
+                      ready_timeout_s=group.ready_timeout_s, extra_args=list(group.server_args)) as server:
+        progress("perf", f"{group.name}: server ready")
+        for name in group.models:
             for scenario in scenarios:
                 table = scenario.table_name(name)
                 for batch, concurrency in scenario.points:

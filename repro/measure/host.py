@@ -51,12 +51,21 @@ def gpus() -> list[dict[str, str]]:
     return [{"name": r[0], "driver": r[1], "memory": r[2]} for r in rows if len(r) == 3]
 
 
+def torch_version() -> str | None:
+    """PyTorch (and its CUDA) where it is installed: the GPU flavours' engine."""
+    try:
+        import importlib.metadata
+        return importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def fingerprint() -> dict:
     model, isa = cpuinfo()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"cpu": model, "isa": isa, "cores": cores, "memory_gib": memory_gib(), "machine": platform.machine(),
             "system": platform.system(), "gpus": gpus(), "triton": TRITON_VERSION,
-            "python": ".".join(platform.python_version_tuple()[:2])}
+            "python": ".".join(platform.python_version_tuple()[:2]), "torch": torch_version()}
 
 
 def summary(fp: dict | None) -> str:

@@ -3,8 +3,6 @@ The engine's words come from the model's family (``Family.engine_label``)."""
 from __future__ import annotations
 
 import importlib.metadata
-import os
-import platform
 
 from repro.profiles.catalog import Profile
 from repro.serving.runtime import TRITON_VERSION
@@ -18,20 +16,10 @@ def versions() -> dict[str, str]:
     return {**found, "triton_server": TRITON_VERSION, "perf_analyzer": TRITON_VERSION}
 
 
-def device_label(profile: Profile) -> str:
-    if profile.device == "cpu":
-        return f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
-    return profile.gpu
+def runtime_label(profile: Profile) -> str:
+    return f"Triton {TRITON_VERSION} ({profile.runtime} runtime)"
 
 
 def row_labels(profile: Profile, engine: str, precision: str, found: dict[str, str]) -> dict[str, str]:
-    return {"engine": engine, "precision": precision.upper(), "device": device_label(profile),
-            "runtime": f"Triton {TRITON_VERSION} ({profile.runtime} runtime)",
-            "versions": "; ".join(f"{k} {found[k]}" for k in sorted(found))}
-
-
-def labels_for(profile: Profile, family, variants: dict[str, str], precision: str) -> dict[str, dict[str, str]]:
-    """Served model name -> its row labels."""
-    found = versions()
-    return {name: row_labels(profile, family.engine_label(variant, profile.dense_engine, found), precision, found)
-            for name, variant in variants.items()}
+    return {"engine": engine, "precision": precision.upper(), "device": profile.device_label,
+            "runtime": runtime_label(profile), "versions": "; ".join(f"{k} {found[k]}" for k in sorted(found))}

@@ -38,8 +38,8 @@ class PerfSettings:
     max_cv: float = 0.10            # windows' coefficient of variation above this: the row is not stable
 
     @classmethod
-    def from_params(cls, params: dict) -> "PerfSettings":
-        p = params["perf"]
+    def from_params(cls, p: dict) -> "PerfSettings":
+        """From a profile's ``perf`` section."""
         return cls(p["concurrency"], p["measurement_interval_ms"], p["stability_percentage"], p["max_trials"],
                    p["retries"], max_cv=p.get("max_cv", 0.10))
 

@@ -35,7 +35,7 @@ def online(batch_size: int, concurrency: list[int]) -> Scenario:
 
 
 def from_params(perf: dict, supported: tuple[str, ...]) -> list[Scenario]:
-    """The scenarios params.yaml's ``perf.scenarios`` asks for that a family publishes."""
+    """The scenarios a profile's ``perf.scenarios`` asks for that a family publishes."""
     built = {"offline": lambda: offline(perf["batch_sizes"], perf["concurrency"]),
              "online": lambda: online(perf["online"]["batch_size"], perf["online"]["concurrency"])}
     return [built[name]() for name in perf.get("scenarios", ["offline"]) if name in supported]

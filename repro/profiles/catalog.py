@@ -1,35 +1,106 @@
-"""GPU profiles: each chooses the runtime and the formats; the stages stay the same."""
+"""Profiles as data: each entry of params.yaml's `profiles` names its runtime, device, the serving
+flavour of each family, its repository settings and its measurement sweeps. The stages read the
+profile they are given (`--profile`); one chain of DVC stages runs per profile (dvc.yaml foreach)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import platform
+import typing
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from repro.errors import UserError
+
+# The published hardware: its tables are regenerated inside upstream's pinned containers
+# (docker/README.md); such a profile joins params.yaml's `profiles` once it has a runnable runtime.
+PUBLISHED_HARDWARE = {"a100": "NVIDIA DGX A100 (1x A100 80GB)", "a30": "NVIDIA A30", "t4": "NVIDIA T4",
+                      "v100": "NVIDIA DGX-1 (1x V100 32GB)", "a40": "NVIDIA A40"}
 
 
-@dataclass(frozen=True)
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+PositiveInts = list[typing.Annotated[int, Field(gt=0)]]
+
+
+class Repos(Strict):
+    max_batch_size: int = Field(gt=0)
+    instances: int = Field(gt=0)
+
+
+class Online(Strict):
+    batch_size: int = Field(gt=0)
+    concurrency: PositiveInts = Field(min_length=1)
+
+
+class Perf(Strict):
+    scenarios: list[Literal["offline", "online"]] = Field(default=["offline"], min_length=1)
+    batch_sizes: PositiveInts = Field(min_length=1)           # offline sweep
+    online: Optional[Online] = None                            # online sweep
+    concurrency: int = Field(gt=0)
+    measurement_interval_ms: int = Field(gt=0)
+    stability_percentage: float = Field(ge=0)
+    max_trials: int = Field(gt=0)
+    retries: int = Field(ge=0)
+    max_cv: float = Field(default=0.10, gt=0)   # windows' spread above this: the row is not called stable
+
+
+class Native(Strict):
+    models: list[str]
+    batch_sizes: PositiveInts = Field(min_length=1)
+
+
+def profile_model(serving: dict[str, Any]) -> type[BaseModel]:
+    """The schema of one profile; ``serving`` holds each family's flavour model (its own options)."""
+    from pydantic import create_model
+    serving_model = create_model("Serving", __base__=Strict, **{name: (Optional[m], None) for name, m in serving.items()})
+    return create_model("Profile", __base__=Strict,
+                        runtime=(Literal["local", "bundle"], ...), device=(Literal["cpu", "gpu"], ...),
+                        hardware=(str, ...), serving=(serving_model, ...), repos=(Repos, ...), perf=(Perf, ...),
+                        native=(Optional[Native], None))
+
+
 class Profile:
-    name: str
-    runtime: str            # "local": Triton from wheels (.runtime/); "container": pinned NGC containers
-    device: str             # "cpu" or "gpu"
-    gpu: str                # what the published tables call the hardware ("" for cpu)
-    dense_engine: str       # what runs the dense submodel in the runnable local flavour
-    instance_kind: str      # Triton instance_group kind for the local flavour
+    """One validated entry of params.yaml's `profiles`."""
+
+    def __init__(self, name: str, data: dict):
+        self.name, self.data = name, data
+        self.runtime: str = data["runtime"]
+        self.device: str = data["device"]
+        self.hardware: str = data["hardware"]
+        self.repos: dict = data["repos"]
+        self.perf: dict = data["perf"]
+        self.native: dict | None = data.get("native")
+
+    def serving(self, family: str) -> dict:
+        found = self.data["serving"].get(family)
+        if found is None:
+            raise UserError(f"params.yaml: 'profiles.{self.name}.serving.{family}' is missing: say which flavour "
+                            f"serves the {family} family on this profile.")
+        return found
+
+    @property
+    def instance_kind(self) -> str:
+        return "KIND_GPU" if self.device == "gpu" else "KIND_CPU"
+
+    @property
+    def device_label(self) -> str:
+        if self.device == "cpu":
+            return f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
+        return self.hardware
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.device.upper()}{', ' + self.gpu if self.gpu else ''}; {self.runtime} runtime)"
+        what = self.hardware or self.device.upper()
+        return f"{self.name} ({what}; {self.runtime} runtime)"
 
 
-PROFILES: dict[str, Profile] = {
-    "cpu": Profile("cpu", "local", "cpu", "", "onnxruntime-cpu", "KIND_CPU"),
-    "h100": Profile("h100", "local", "gpu", "NVIDIA H100 80GB", "pytorch-cuda", "KIND_GPU"),
-    "a100": Profile("a100", "container", "gpu", "NVIDIA DGX A100 (1x A100 80GB)", "tensorrt", "KIND_GPU"),
-    "a30": Profile("a30", "container", "gpu", "NVIDIA A30", "tensorrt", "KIND_GPU"),
-    "t4": Profile("t4", "container", "gpu", "NVIDIA T4", "tensorrt", "KIND_GPU"),
-    "v100": Profile("v100", "container", "gpu", "NVIDIA DGX-1 (1x V100 32GB)", "tensorrt", "KIND_GPU"),
-    "a40": Profile("a40", "container", "gpu", "NVIDIA A40", "tensorrt", "KIND_GPU"),
-}
-
-
-def get_profile(name: str) -> Profile:
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile '{name}' (params.yaml: profile); choose one of {sorted(PROFILES)}")
-    return PROFILES[name]
+def get_profile(params: dict, name: str) -> Profile:
+    profiles = params["profiles"]
+    if name not in profiles:
+        hint = (f"'{name}' is published hardware, measured inside upstream's pinned containers, which this "
+                "repository cannot run yet (docker/README.md)" if name in PUBLISHED_HARDWARE else f"unknown profile '{name}'")
+        raise UserError(f"{hint}; the profiles in params.yaml are {sorted(profiles)} (make deploy-<profile>).")
+    return Profile(name, profiles[name])

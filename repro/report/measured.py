@@ -27,10 +27,18 @@ def heading(display: str, labels: dict, size: str, scenario: str = "offline") ->
     return f"#### {scenario.capitalize()}: {display} on {labels['device']}, {labels['engine']} with {labels['precision']}, {size}"
 
 
+# What Triton serves, by the rows' `serving` label (the GPU flavour's); rows without it are the
+# cpu flavour's measured variants, which are ensembles.
+MODEL_FORMATS = {"fused": "one python-backend model (sparse and dense inside it)",
+                 "ensemble": "Triton ensemble (python-backend sparse step + python-backend dense step)",
+                 "transport": "one python-backend model that returns zeros (no model work)"}
+ENSEMBLE = "Triton ensemble (python-backend sparse + python-backend dense)"
+
+
 def parameter_table(labels: dict, display: str, size: str, max_batch: int, instances: int) -> str:
     rows = [("Device", labels["device"]), ("Model architecture", display), ("Model size", size),
             ("Engine", labels["engine"]), ("Precision", labels["precision"]), ("Runtime", labels["runtime"]),
-            ("Model format", "Triton ensemble (python-backend sparse + python-backend dense)"),
+            ("Model format", MODEL_FORMATS.get(str(labels.get("serving")), ENSEMBLE)),
             ("Max batch size", max_batch), ("Number of model instances", instances), ("Versions", labels["versions"])]
     return tabulate(rows, headers=["Parameter Name", "Parameter Value"], tablefmt="pipe")
 
@@ -39,7 +47,8 @@ def measured_markdown(frame: pd.DataFrame, display: str, size: str, max_batch: i
                       style: str) -> str:
     """Heading, parameter table and the results in the family's published style (columns, unit)."""
     frame = canonical(frame)
-    labels = frame.iloc[0][["engine", "precision", "device", "runtime", "versions"]].to_dict()
+    labels = frame.iloc[0][[c for c in ("engine", "precision", "device", "runtime", "versions", "serving")
+                            if c in frame]].to_dict()
     unstable = frame.loc[~frame["stable"].astype(bool), "batch"].tolist()
     note = (f"\n\nNot stable (perf_analyzer never reached its criterion, or the windows' coefficient of variation "
             f"exceeds perf.max_cv): batch {', '.join(map(str, unstable))}." if unstable else "")

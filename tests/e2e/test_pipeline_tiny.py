@@ -22,9 +22,9 @@ def tiny_params(tmp_path):
     params["data"]["criteo"]["preset"] = "tiny"
     params["models"] = {"dlrm": "criteo"}
     params["train"]["criteo"].update(epochs=3, batch_size=512)
-    params["perf"].update(batch_sizes=[64, 256], measurement_interval_ms=500, max_trials=4, retries=1,
+    params["profiles"]["cpu"]["perf"].update(batch_sizes=[64, 256], measurement_interval_ms=500, max_trials=4, retries=1,
                           scenarios=["offline", "online"], online={"batch_size": 64, "concurrency": [2]})
-    params["native"].update(models=["dlrm"], batch_sizes=[64])
+    params["profiles"]["cpu"]["native"].update(models=["dlrm"], batch_sizes=[64])
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     return path
@@ -34,7 +34,7 @@ def tiny_params(tmp_path):
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pipeline")
     p = tiny_params(tmp)
-    d = {k: tmp / k for k in ("data", "train", "convert", "engine", "repos", "results")}
+    d = {k: tmp / k for k in ("data", "train", "convert", "engine", "repos", "repos_h100", "results")}
     assert data.main(["--params", str(p), "--out", str(d["data"])]) == 0
     assert train.main(["--params", str(p), "--model", "dlrm", "--data", str(d["data"] / "criteo"), "--out",
                        str(d["train"] / "dlrm"), "--metrics", str(d["results"] / "train" / "dlrm.json")]) == 0
@@ -43,17 +43,19 @@ def run(tmp_path_factory):
                          str(d["results"] / "convert" / "dlrm.json")]) == 0
     assert engine.main(["--params", str(p), "--model", "dlrm", "--converted", str(d["convert"] / "dlrm"),
                         "--out", str(d["engine"] / "dlrm")]) == 0
-    assert repos.main(["--params", str(p), "--converted", str(d["convert"]), "--engines", str(d["engine"]),
-                       "--out", str(d["repos"])]) == 0
-    assert accuracy.main(["--params", str(p), "--repos", str(d["repos"]), "--data", str(d["data"]),
+    for profile in ("cpu", "h100"):   # h100's repositories are written here too, and carried to the GPU host
+        assert repos.main(["--params", str(p), "--profile", profile, "--converted", str(d["convert"]), "--engines",
+                           str(d["engine"]), "--checkpoints", str(d["train"]), "--data", str(d["data"]),
+                           "--out", str(d["repos"] if profile == "cpu" else d["repos_h100"])]) == 0
+    assert accuracy.main(["--params", str(p), "--profile", "cpu", "--repos", str(d["repos"]), "--data", str(d["data"]),
                           "--train-metrics", str(d["results"] / "train"),
                           "--out", str(d["results"] / "cpu" / "accuracy.json")]) == 0
-    assert perf.main(["--params", str(p), "--repos", str(d["repos"]), "--data", str(d["data"]), "--out",
+    assert perf.main(["--params", str(p), "--profile", "cpu", "--repos", str(d["repos"]), "--data", str(d["data"]), "--out",
                       str(d["results"] / "cpu" / "perf"), "--summary", str(d["results"] / "cpu" / "perf_summary.json")]) == 0
-    assert native.main(["--params", str(p), "--repos", str(d["repos"]), "--data", str(d["data"]), "--out",
+    assert native.main(["--params", str(p), "--profile", "cpu", "--repos", str(d["repos"]), "--data", str(d["data"]), "--out",
                         str(d["results"] / "cpu" / "native")]) == 0
-    assert host.main(["--out", str(d["results"] / "cpu" / "host.json")]) == 0
-    assert tables.main(["--params", str(p), "--perf", str(d["results"] / "cpu" / "perf"), "--native",
+    assert host.main(["--params", str(p), "--profile", "cpu", "--out", str(d["results"] / "cpu" / "host.json")]) == 0
+    assert tables.main(["--params", str(p), "--profile", "cpu", "--perf", str(d["results"] / "cpu" / "perf"), "--native",
                         str(d["results"] / "cpu" / "native"), "--accuracy", str(d["results"] / "cpu" / "accuracy.json"),
                         "--host", str(d["results"] / "cpu" / "host.json"),
                         "--out", str(d["results"] / "cpu" / "tables")]) == 0
@@ -179,7 +181,7 @@ def test_server_killed_during_perf_fails_and_keeps_earlier_results(run, monkeypa
         return real_measure(runtime, model, url, *args, **kwargs)
 
     monkeypatch.setattr(measure_module, "measure", kill_then_measure)
-    assert perf.main(["--params", str(p), "--repos", str(d["repos"]), "--data", str(d["data"]), "--out", str(out),
+    assert perf.main(["--params", str(p), "--profile", "cpu", "--repos", str(d["repos"]), "--data", str(d["data"]), "--out", str(out),
                       "--summary", str(d["results"] / "cpu" / "perf_summary.json")]) == 2
     assert (out / "dlrm_tf.csv").read_bytes() == before
 
@@ -192,8 +194,24 @@ def test_model_that_fails_to_load_is_a_clear_error(run, tmp_path, capsys):
     (broken / "local" / "dlrm_dense" / "1" / "model.onnx").write_bytes(b"not an onnx file")
     out = d["results"] / "cpu" / "accuracy.json"
     before = out.read_bytes()
-    assert accuracy.main(["--params", str(p), "--repos", str(broken), "--data", str(d["data"]),
+    assert accuracy.main(["--params", str(p), "--profile", "cpu", "--repos", str(broken), "--data", str(d["data"]),
                           "--train-metrics", str(d["results"] / "train"), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "Triton server exited" in err and "dlrm_dense" in err
     assert out.read_bytes() == before
+
+
+def test_h100_repositories_are_written_on_the_cpu_machine(run):
+    """repos@h100 runs here: shared dense graph, one repository per configuration, the accuracy gate."""
+    d, _ = run
+    r = d["repos_h100"]
+    graph = r / "graphs" / "dlrm" / "dense.onnx"
+    assert graph.exists() and json.loads((r / "graphs" / "dlrm" / "weights.json").read_text())["carried"] is True
+    versions = sorted((r / "perf").glob("*/*/1"))
+    assert versions and all((v / json.loads((v / "spec.json").read_text())["dense"]).resolve() == graph.resolve()
+                            for v in versions)
+    gate = r / "gate" / "dlrm"
+    assert {p.name for p in (gate / "repository").iterdir()} == {"dlrm_gate_fp32_fused_fused", "dlrm_gate_fp16_fused_fused"}
+    spec = json.loads((gate / "repository" / "dlrm_gate_fp32_fused_fused" / "1" / "spec.json").read_text())
+    assert (gate / "repository" / "dlrm_gate_fp32_fused_fused" / "1" / spec["tables"]).resolve() == (gate / "tables.npz").resolve()
+    assert 0.5 < json.loads((gate / "reference.json").read_text())["auc_tensorflow"] <= 1

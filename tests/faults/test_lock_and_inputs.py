@@ -24,6 +24,12 @@ def test_lock_without_stages_is_refused():
     assert "has no 'stages' mapping" in lock_problem("schema: '2.0'\n", LOCK)
 
 
+def test_stages_that_dvc_yaml_renamed_are_not_lost():
+    renamed = "schema: '2.0'\nstages:\n  data:\n    cmd: x\n  perf@cpu:\n    cmd: y\n"
+    assert lock_problem(renamed, LOCK, defined={"data", "perf@cpu"}) is None
+    assert "perf@cpu" in lock_problem(LOCK, renamed, defined={"data", "perf@cpu"})
+
+
 def test_an_intact_or_absent_lock_passes():
     assert lock_problem(LOCK, LOCK) is None and lock_problem(None, LOCK) is None
 
@@ -48,7 +54,7 @@ def test_published_without_seed_documents_names_the_make_variable(tmp_path, caps
 def test_unwritable_output_path_is_one_line_not_a_traceback(tmp_path, capsys):
     blocker = tmp_path / "results"
     blocker.write_text("a file where a folder should be")
-    code = tables.main(["--perf", str(tmp_path), "--native", str(tmp_path), "--accuracy", str(tmp_path / "a.json"),
+    code = tables.main(["--profile", "cpu", "--perf", str(tmp_path), "--native", str(tmp_path), "--accuracy", str(tmp_path / "a.json"),
                         "--host", str(tmp_path / "h.json"), "--out", str(blocker / "cpu" / "tables")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("tables: error:") and "Traceback" not in err

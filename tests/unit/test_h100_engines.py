@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="PyTorch (CPU build) is part of requirements.lock")
 
 from repro.engines.gpu_tables import CachedTables, FusedTable, PlacedTables, RowSource, build_sparse  # noqa: E402
-from repro.profiles.h100.kit import compact_tables  # noqa: E402
+from repro.families.criteo.gpu_flavour import compact_tables  # noqa: E402
 
 CPU = torch.device("cpu")
 CARDS = (50, 3, 700, 20)
@@ -64,7 +64,7 @@ def test_cache_evicts_first_in_first_out_and_stays_correct():
 
 
 def test_unknown_sparse_engine_names_the_field():
-    with pytest.raises(ValueError, match="h100.configs"):
+    with pytest.raises(ValueError, match="serving.criteo.configs"):
         build_sparse("hash", RowSource(CARDS, 4), torch.float32, CPU)
 
 

@@ -1,20 +1,13 @@
-"""h100 repositories (Triton protobuf), params validation, and the report rebuilt from the committed
-measurements (golden: results/h100/report.md)."""
+"""The python-gpu flavour's repositories (Triton protobuf): shared dense graph named by spec.json."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from repro import paths
 from repro.families.criteo.gpu_repository import CARRIED_MODULES, ServeConfig, spec_for, write_repository
 from repro.serving.model_config import from_pbtxt, mc
-from repro.params import ParamsError, load_params, validate
-
-H100 = paths.RESULTS / "h100"
-
 
 @pytest.fixture
 def onnx_file(tmp_path):
@@ -33,7 +26,9 @@ def test_fused_repository_is_one_gpu_python_model(tmp_path, onnx_file):
     version = tmp_path / "repo" / name / "1"
     assert sorted(p.relative_to(version / "repro").as_posix() for p in (version / "repro").rglob("*.py")) == \
         sorted(CARRIED_MODULES)
-    assert json.loads((version / "spec.json").read_text())["batch_sizes"] == [256, 1024]
+    spec = json.loads((version / "spec.json").read_text())
+    assert spec["batch_sizes"] == [256, 1024]
+    assert (version / spec["dense"]).resolve() == onnx_file.resolve() and not (version / "dense.onnx").exists()
 
 
 def test_ensemble_hands_fp16_lookups_between_its_steps(tmp_path, onnx_file):
@@ -51,25 +46,3 @@ def test_repository_writer_never_overwrites(tmp_path, onnx_file):
     cfg = ServeConfig("dlrm", "tiny", "fp32", "fused", "fused")
     with pytest.raises(FileExistsError):
         write_repository(tmp_path / "repo", cfg, spec_for(cfg, 7, [256], 60, 0.1, None), onnx_file, 256)
-
-
-def test_h100_params_errors_name_the_field():
-    params = load_params(paths.ROOT / "params.yaml")
-    params["h100"]["configs"][0]["sparse"] = "hash"
-    with pytest.raises(ParamsError, match=r"h100.configs\[0\].sparse"):
-        validate(params)
-
-
-@pytest.mark.skipif(not (H100 / "provenance.json").exists(), reason="no committed h100 results")
-def test_report_rebuilds_from_the_committed_measurements(tmp_path):
-    from repro.profiles.h100.report import build_report
-    out = tmp_path / "h100"
-    shutil.copytree(H100, out)
-    prov = json.loads((out / "provenance.json").read_text())
-    section = load_params(paths.ROOT / "params.yaml")["h100"]
-    text = build_report(out, section, prov["mlp_flops_per_sample"], prov,
-                        json.loads((out / "accuracy.json").read_text()))
-    assert text == (H100 / "report.md").read_text()
-    assert "fused is faster" in text and "| target" in text
-    for svg in H100.glob("*.svg"):
-        assert (out / svg.name).read_bytes() == svg.read_bytes()

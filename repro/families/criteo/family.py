@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Optional
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from repro import atomic
 from repro.cli import progress
@@ -16,9 +16,14 @@ from repro.engines.placement import placement_report
 from repro.errors import UserError
 from repro.families.criteo import dataset
 from repro.families.criteo.presets import NUM_NUMERICAL, PRESETS, get_preset
+from repro.families.base import RepoInputs
+from repro.measure.labels import row_labels, runtime_label, versions
+from repro.profiles.catalog import Profile
+from repro.serving.plan import AccuracyCheck, ServedGroup
 
 CHECK_SAMPLES = 2048          # test samples the ONNX-vs-TensorFlow check runs
 TRT_OPTIMAL_BATCH = 1024      # trtexec's opt shape
+CONTAINER_MAX_BATCH = 65536   # upstream's max_batch_size for the served DLRM/DCNv2 (the engine's max shape)
 
 
 class Section(BaseModel):
@@ -47,8 +52,53 @@ class AccuracyParams(Section):
     batch_size: int = Field(gt=0)
 
 
+class GpuConfig(Section):
+    """One measured configuration of the python-gpu flavour."""
+    model: Literal["dlrm", "dcnv2"]
+    preset: Literal[tuple(PRESETS)]  # type: ignore[valid-type]
+    precision: Literal["fp32", "fp16"]
+    sparse: Literal["fused", "placement", "cache"]
+    serving: Literal["fused", "ensemble", "transport"]
+    inputs: Literal["system", "cuda"] = "system"
+
+
+class GpuHardware(Section):
+    host_link_gbps: float = Field(gt=0)
+    memory_gbps: float = Field(gt=0)
+    fp16_tflops: float = Field(gt=0)
+    fp32_tflops: float = Field(gt=0)
+    tf32_tflops: float = Field(gt=0)
+
+
+class ServingParams(Section):
+    """``profiles.<profile>.serving.criteo``: the flavour, and the python-gpu flavour's options."""
+    flavour: Literal["python-cpu", "python-gpu"]
+    seed: Optional[int] = Field(default=None, gt=0)
+    memory_threshold_gb: Optional[float] = Field(default=None, ge=0)
+    gpucacheper: Optional[float] = Field(default=None, ge=0, le=1)
+    default_serving: Optional[Literal["fused", "ensemble"]] = None
+    fp32_matmul: Optional[Literal["ieee", "tf32"]] = None
+    chunk_rows: Optional[int] = Field(default=None, ge=0)
+    input_samples: Optional[int] = Field(default=None, gt=0)
+    gate_samples: Optional[int] = Field(default=None, gt=0)
+    carry_weights: list[Literal["dlrm", "dcnv2"]] = []
+    hardware: Optional[GpuHardware] = None
+    configs: list[GpuConfig] = []
+
+    @model_validator(mode="after")
+    def gpu_options(self) -> "ServingParams":
+        needed = ("seed", "memory_threshold_gb", "gpucacheper", "default_serving", "fp32_matmul", "chunk_rows",
+                  "input_samples", "gate_samples", "hardware")
+        missing = [k for k in needed if getattr(self, k) is None]
+        if self.flavour == "python-gpu" and (missing or not self.configs):
+            raise ValueError(f"the python-gpu flavour needs {', '.join(missing + ([] if self.configs else ['configs']))}")
+        if self.flavour == "python-cpu" and (self.configs or any(getattr(self, k) is not None for k in needed)):
+            raise ValueError("the python-cpu flavour takes no options besides 'flavour'")
+        return self
+
+
 class CriteoParams:
-    data, train, convert, accuracy = DataParams, TrainParams, ConvertParams, AccuracyParams
+    data, train, convert, accuracy, serving = DataParams, TrainParams, ConvertParams, AccuracyParams, ServingParams
 
 
 SPARSE_ENGINES = {
@@ -157,39 +207,77 @@ class Criteo:
         dim = json.loads((converted / "hps" / "layout.json").read_text())["embedding_dim"] \
             if (converted / "hps" / "layout.json").exists() else 128
         shape = "numerical_features:{b}x13,lookup_vectors:{b}x26x" + str(dim)
-        batches = {"min": 1, "opt": TRT_OPTIMAL_BATCH, "max": params["repos"]["max_batch_size"]}
+        batches = {"min": 1, "opt": TRT_OPTIMAL_BATCH, "max": CONTAINER_MAX_BATCH}
         cmd = ["trtexec", f"--onnx={converted / 'dense.onnx'}", f"--saveEngine={plan}", "--buildOnly"]
         cmd += [f"--{k}Shapes={shape.format(b=batches[k])}" for k in ("min", "opt", "max")]
         return cmd + (["--fp16"] if params["convert"]["precision"] == "fp16" else [])
 
-    def write_repositories(self, model: str, converted: Path, engine: Path, params: dict, instance_kind: str,
-                           out: Path) -> dict:
+    # ---- serving flavours: profiles.<profile>.serving.criteo.flavour ----
+
+    def write_repositories(self, model: str, inputs: RepoInputs, params: dict, profile: Profile, out: Path) -> dict:
+        from repro.families.criteo import gpu_flavour
         from repro.families.criteo.repository import RepoSettings, write_container_repo, write_local_repo
-        if not (converted / "dense.onnx").exists():
-            raise UserError(f"{converted}/dense.onnx is missing; run `dvc repro convert@{model}`.")
-        settings = RepoSettings(params["repos"]["max_batch_size"], params["repos"]["instances"], instance_kind,
+        if not (inputs.converted / "dense.onnx").exists():
+            raise UserError(f"{inputs.converted}/dense.onnx is missing; run `dvc repro convert@{model}`.")
+        serving = profile.serving(self.name)
+        if serving["flavour"] == "python-gpu":
+            return gpu_flavour.write_repositories(model, inputs.converted, inputs.checkpoint, inputs.data, serving,
+                                                  profile.perf["batch_sizes"], params["accuracy"][self.name]["batch_size"],
+                                                  profile.repos["max_batch_size"], out)
+        settings = RepoSettings(profile.repos["max_batch_size"], profile.repos["instances"], profile.instance_kind,
                                 params["train"]["threads"], params["convert"][self.name]["hps_gpucacheper"])
-        dim = json.loads((converted / "hps" / "layout.json").read_text())["embedding_dim"]
-        return {"local": write_local_repo(out / "local", model, converted, dim, settings),
-                "container": write_container_repo(out / "container", model, converted, engine, dim, settings)}
+        dim = json.loads((inputs.converted / "hps" / "layout.json").read_text())["embedding_dim"]
+        return {"local": write_local_repo(out / "local", model, inputs.converted, dim, settings),
+                "container": write_container_repo(out / "container", model, inputs.converted, inputs.engine, dim,
+                                                  settings)}
 
-    def accuracy_models(self, model: str) -> list[str]:
-        return [f"{model}_{variant}" for variant in ("tf", "hps", "native_tf")]
+    def accuracy_checks(self, model: str, repos: Path, data: Path, reference: dict, params: dict,
+                        profile: Profile) -> list[AccuracyCheck]:
+        from repro.families.criteo import gpu_flavour
+        serving, cfg = profile.serving(self.name), params["accuracy"][self.name]
+        if serving["flavour"] == "python-gpu":
+            return gpu_flavour.accuracy_checks(model, repos, serving, cfg["auc_tolerance"], cfg["batch_size"])
+        split = data / self.name
 
-    def score(self, url: str, served: str, data: Path, params: dict) -> float:
-        from repro.families.criteo.client import infer_split
-        from repro.families.scores import roc_auc
-        test = dataset.read_split(data, "test")
-        return roc_auc(test.label, infer_split(url, served, test, params["accuracy"][self.name]["batch_size"]))
+        def score(url: str, served: str) -> float:
+            from repro.families.criteo.client import infer_split
+            from repro.families.scores import roc_auc
+            test = dataset.read_split(split, "test")
+            return roc_auc(test.label, infer_split(url, served, test, cfg["batch_size"]))
 
-    def tolerance(self, params: dict) -> float:
-        return params["accuracy"][self.name]["auc_tolerance"]
+        names = [f"{model}_{variant}" for variant in ("tf", "hps", "native_tf")]
+        return [AccuracyCheck(repos / "local", score, reference[self.reference_metric], cfg["auc_tolerance"],
+                              len(dataset.read_split(split, "test")), {n: True for n in names}, self.score_name)]
 
-    def test_samples(self, data: Path) -> int:
-        return len(dataset.read_split(data, "test"))
+    def perf_groups(self, model: str, repos: Path, data: Path, params: dict, profile: Profile) -> list[ServedGroup]:
+        from repro.families.criteo import gpu_flavour
+        serving = profile.serving(self.name)
+        if serving["flavour"] == "python-gpu":
+            return gpu_flavour.perf_groups(model, repos, serving, runtime_label(profile))
+        variants = {f"{model}_{variant}": variant for variant in ("tf", "hps")}
+        return [ServedGroup(model, repos / "local", self.cpu_labels(profile, variants, params),
+                            lambda path: self.write_request_inputs(data / self.name, path))]
 
-    def perf_models(self, model: str) -> dict[str, str]:
-        return {f"{model}_{variant}": variant for variant in ("tf", "hps")}
+    def native_groups(self, model: str, repos: Path, data: Path, params: dict, profile: Profile) -> list[ServedGroup]:
+        """Seed 004's served variants: the whole model in TensorFlow beside the converted ensembles."""
+        variants = {f"{model}_{v}": v for v in self.native_comparison}
+        return [ServedGroup(model, repos / "local", self.cpu_labels(profile, variants, params),
+                            lambda path: self.write_request_inputs(data / self.name, path))]
+
+    def report_sections(self, profile: Profile, perf: Path, params: dict, out: Path) -> list[str]:
+        """Extra report sections of the profile's flavour (python-gpu: published A100 counterparts,
+        physical limits, where the time goes, fused vs ensemble, targets)."""
+        serving = profile.serving(self.name)
+        if serving["flavour"] != "python-gpu":
+            return []
+        from repro.families.criteo.gpu_report import sections
+        return sections(perf, serving, out)
+
+    def cpu_labels(self, profile: Profile, variants: dict[str, str], params: dict) -> dict[str, dict[str, str]]:
+        found = versions()
+        precision = params["convert"]["precision"]
+        return {name: row_labels(profile, self.engine_label(variant, "onnxruntime-cpu", found), precision, found)
+                for name, variant in variants.items()}
 
     def write_request_inputs(self, data: Path, path: Path) -> None:
         from repro.families.criteo.client import write_request_inputs

@@ -7,6 +7,7 @@ model version carries the repro modules it imports, the dense ONNX graph and a s
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,25 +40,26 @@ class ServeConfig:
 
 
 def spec_for(cfg: ServeConfig, seed: int, batch_sizes: list[int], memory_threshold_gb: float, gpucacheper: float,
-             dense_seed: int | None, cardinalities: list[int] | None = None, tables: str | None = None,
+             dense_seed: int | None, cardinalities: list[int] | None = None,
              fp32_matmul: str = "ieee", chunk_rows: int = 0) -> dict:
     preset = get_preset(cfg.preset) if cardinalities is None else None
     return {"model": cfg.model, "precision": cfg.precision, "sparse": cfg.sparse,
             "cardinalities": list(cardinalities if cardinalities is not None else preset.cardinalities),
             "embedding_dim": 128, "seed": seed, "memory_threshold_gb": memory_threshold_gb,
-            "gpucacheper": gpucacheper, "batch_sizes": sorted(batch_sizes), "dense_seed": dense_seed, "tables": tables,
+            "gpucacheper": gpucacheper, "batch_sizes": sorted(batch_sizes), "dense_seed": dense_seed,
             "fp32_matmul": fp32_matmul, "chunk_rows": chunk_rows}
 
 
 def write_version(version: Path, script: str, dense_onnx: Path, spec: dict, tables_npz: Path | None) -> None:
+    """model.py, the repro modules it imports, and spec.json. The dense graph and the gate's tables
+    are shared by every configuration: spec.json names them relative to the version directory."""
     version.mkdir(parents=True)
     shutil.copy(TRITON_MODELS / script, version / "model.py")
     for module in CARRIED_MODULES:
         (version / "repro" / module).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(paths.ROOT / "repro" / module, version / "repro" / module)
-    shutil.copy(dense_onnx, version / "dense.onnx")
-    if tables_npz is not None:
-        shutil.copy(tables_npz, version / spec["tables"])
+    spec = {**spec, "dense": os.path.relpath(dense_onnx, version),
+            "tables": os.path.relpath(tables_npz, version) if tables_npz is not None else None}
     (version / "spec.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
 
 
@@ -80,7 +82,7 @@ def write_repository(repo: Path, cfg: ServeConfig, spec: dict, dense_onnx: Path,
         (repo / name / "config.pbtxt").write_text(mcfg.to_pbtxt(config))
         return name
     if cfg.serving != "ensemble":
-        raise ValueError(f"unknown serving '{cfg.serving}' (params.yaml: h100.configs[].serving); "
+        raise ValueError(f"unknown serving '{cfg.serving}' (params.yaml: profiles.<profile>.serving.criteo.configs[].serving); "
                          "choose fused, ensemble or transport")
     lookups = mcfg.Tensor("lookup_vectors", LOOKUP_DTYPE[cfg.precision], (mcfg.NUM_TABLES, 128))
     sparse, dense = f"{name}_sparse", f"{name}_dense"

@@ -1,7 +1,7 @@
-"""results/h100/ from the measured CSVs: each configuration's table in the published look, next to
-its published A100 counterpart with a ratio column and the physical-limit estimate per batch; the
-fused-vs-ensemble comparison and the default it supports; the targets; plots; provenance. Reads
-files, never measures (so it can be rebuilt from a partial run's CSVs)."""
+"""The python-gpu flavour's report sections (stage tables, results/<profile>/tables/report.md): each
+configuration next to its published A100 counterpart with a ratio column and the physical-limit
+estimate per batch; where the time goes; fused vs ensemble and the default it supports; the targets;
+throughput plots with the published A100 rows. Reads the perf stage's files, never measures."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from repro import atomic
 from repro.families.criteo.gpu_repository import ServeConfig
 from repro.report.physical_limits import Hardware, limits
 from repro.families.criteo.presets import get_preset
@@ -23,10 +22,6 @@ from repro.report.render import render_markdown
 TARGETS = (("DLRM 4B FP16, batch 65536: at least 20M infer/s", "dlrm", "4B", "fp16", 65536, "throughput", 20e6),
            ("DLRM 4B FP16, batch 256: p99 at most 1 ms", "dlrm", "4B", "fp16", 256, "p99", 1000.0),
            ("DLRM 22B FP32, batch 65536: at least 5M infer/s", "dlrm", "22B", "fp32", 65536, "throughput", 5e6))
-
-
-def load_runs(perf_dir: Path) -> dict[str, pd.DataFrame]:
-    return {p.stem: canonical(pd.read_csv(p)) for p in sorted(perf_dir.glob("*.csv"))}
 
 
 def config_of(frame: pd.DataFrame) -> ServeConfig:
@@ -119,7 +114,7 @@ def serving_comparison(runs: dict[str, pd.DataFrame], default: str) -> str:
                          f"{len(table)} batch sizes.\n\n"
                          + tabulate(table, headers="keys", tablefmt="pipe", showindex=False,
                                     floatfmt=("g", ".4g", ".4g", ".3f", ".0f", ".0f")))
-    verdict = (f"The profile serves `{default}` by default (params.yaml: h100.default_serving). The fused model keeps the "
+    verdict = (f"The profile serves `{default}` by default (params.yaml: profiles.<profile>.serving.criteo.default_serving). The fused model keeps the "
                "[B, 26, 128] lookup tensor inside one process and one CUDA graph; the ensemble hands it from the "
                "sparse step to the dense step through Triton (DLPack on the GPU) and pays a second python-backend "
                "round trip.")
@@ -201,25 +196,15 @@ def plots(runs: dict[str, pd.DataFrame], out: Path) -> list[str]:
     return written
 
 
-def build_report(out: Path, section: dict, flops: dict[str, float], provenance: dict, accuracy: dict | None) -> str:
-    runs = load_runs(out / "perf")
-    stats = json.loads((out / "stats.json").read_text()) if (out / "stats.json").exists() else {}
-    parts = ["# h100 profile: offline results\n",
-             f"GPU {provenance.get('gpu')}, driver {provenance.get('driver')}, PyTorch {provenance.get('torch')}, "
-             f"CUDA {provenance.get('cuda')}, Triton {provenance.get('triton')}. Reproduce: `{provenance.get('command')}`.\n",
-             targets(runs)]
-    if accuracy:
-        rows = [[p, v["auc"], accuracy["auc_tensorflow"], f"{v['abs_diff']:.2e}",
-                 ("passed" if v["passed"] else "FAILED") if v["gated"] else "reported"]
-                for p, v in accuracy["served"].items()]
-        parts.append(f"## Accuracy gate\n\nSmall trained DLRM, {accuracy['samples']} test samples, tolerance "
-                     f"{accuracy['tolerance']:g}:\n\n" + tabulate(rows, headers=["precision", "served AUC",
-                     "TensorFlow AUC", "abs diff", "gate"], tablefmt="pipe") + "\n")
-    parts.append(time_breakdown(runs, stats))
-    parts.append(serving_comparison(runs, section["default_serving"]))
-    parts.append("## Configurations\n")
-    parts.extend(config_section(name, frame, flops, section, stats) for name, frame in runs.items())
+def sections(perf: Path, options: dict, out: Path) -> list[str]:
+    settings = json.loads((perf / "settings.json").read_text())
+    runs = {name: canonical(pd.read_csv(perf / f"{name}.csv")) for name in settings["tables"]}
+    runs = {name: frame for name, frame in runs.items() if "sparse" in frame}
+    stats_path = perf / "model_stats.json"
+    stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
+    flops = {s["model"]: s["mlp_flops_per_sample"] for s in stats.values() if "mlp_flops_per_sample" in s}
+    parts = [targets(runs), time_breakdown(runs, stats), serving_comparison(runs, options["default_serving"]),
+             "## Configurations\n"]
+    parts.extend(config_section(name, frame, flops, options, stats) for name, frame in runs.items())
     parts.append("Plots: " + ", ".join(plots(runs, out)) + "\n")
-    text = "\n".join(parts)
-    atomic.write_text(out / "report.md", text)
-    return text
+    return parts

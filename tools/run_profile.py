@@ -1,0 +1,60 @@
+"""Run one profile's measuring stages without DVC (`make deploy-h100` on a GPU host that has neither
+DVC nor a package index): the very commands dvc.yaml gives `host@<p>`, `accuracy@<p>`, `perf@<p>`,
+`native@<p>` and `tables@<p>`, in that order, read from dvc.yaml. Back on the machine with DVC,
+`make record-<p>` enters the results in dvc.lock (`dvc commit`).
+
+    python -m tools.run_profile --profile h100 [--from perf]
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from repro import paths
+
+STAGES = ("host", "accuracy", "perf", "native", "tables")
+
+
+def stage_commands(dvc_yaml: Path, profile: str, stages: tuple[str, ...] = STAGES) -> list[tuple[str, list[str]]]:
+    """``[(stage@profile, argv)]`` from dvc.yaml's foreach stages, ``${key}`` set to the profile."""
+    spec = yaml.safe_load(dvc_yaml.read_text())["stages"]
+    out = []
+    for stage in stages:
+        cmd = " ".join(spec[stage]["do"]["cmd"].split()).replace("${key}", profile)
+        if "${" in cmd:
+            raise SystemExit(f"run_profile: {dvc_yaml}: stage {stage}'s command uses variables other than key: {cmd}")
+        argv = shlex.split(cmd)
+        if argv[0] == "python":
+            argv[0] = sys.executable
+        out.append((f"{stage}@{profile}", argv))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", required=True)
+    parser.add_argument("--from", dest="start", choices=STAGES, default=STAGES[0],
+                        help="start at this stage (the earlier ones' results are on disk)")
+    a = parser.parse_args(argv)
+    for name, command in stage_commands(paths.ROOT / "dvc.yaml", a.profile, STAGES[STAGES.index(a.start):]):
+        print(f"[deploy-{a.profile}] {name}: {shlex.join(command[1:])}", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        rc = subprocess.run(command, cwd=paths.ROOT).returncode
+        if rc != 0:
+            print(f"[deploy-{a.profile}] {name} failed (exit {rc}); the later stages did not run. Fix it and re-run "
+                  f"with FROM={name.split('@')[0]}.", file=sys.stderr)
+            return rc
+        print(f"[deploy-{a.profile}] {name} done in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    print(f"[deploy-{a.profile}] results in results/{a.profile}/; carry them back and run `make record-{a.profile}`",
+          file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
