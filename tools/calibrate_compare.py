@@ -23,13 +23,14 @@ from tabulate import tabulate
 
 from repro import paths
 from repro.compare.classify import WORSE, Row, classify
-from repro.measure.campaign import measure_models
+from repro.measure.campaign import measure_group
 from repro.measure.metrics import COMPARED, THROUGHPUT
 from repro.measure.perf_analyzer import PerfSettings
 from repro.measure.scenarios import offline, point_name
 from repro.params import load_params
 from repro.profiles.catalog import get_profile
 from repro.serving.model_config import from_pbtxt, to_pbtxt
+from repro.serving.plan import ServedGroup
 
 WORK = paths.ROOT / ".cache" / "calibrate-compare"
 
@@ -48,7 +49,9 @@ def slowed_copy(repo: Path, out: Path, slowdown: float) -> Path:
 
 def rows_of(model: str, repo: Path, run: Path, inputs: Path, batches: list[int], s: PerfSettings) -> list[Row]:
     shutil.rmtree(run, ignore_errors=True)
-    rows, _ = measure_models([model], repo, run, inputs, [offline(batches)], s, {model: {}}, "server")
+    run.mkdir(parents=True)
+    group = ServedGroup("server", repo, {model: {}}, lambda path: shutil.copy(inputs, path))
+    rows, _ = measure_group(group, run, [offline(batches)], s)
     out = []
     for r in rows[model]:
         samples = json.loads((run / "samples" / f"{point_name(model, r['batch'], r['concurrency'])}.json").read_text())

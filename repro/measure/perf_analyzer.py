@@ -17,6 +17,7 @@ import pandas as pd
 
 from repro.serving.runtime import Runtime
 from repro.measure.scenarios import point_name
+from repro.measure.statistics import MIN_WINDOWS
 from repro.measure.metrics import METRICS, P99, PERF_ANALYZER_COLUMNS, THROUGHPUT, from_perf_analyzer
 
 UNSTABLE_MARKERS = ("Failed to obtain stable measurement", "Please use a larger time window")
@@ -36,12 +37,13 @@ class PerfSettings:
     protocol: str = "grpc"
     shared_memory: str = "system"   # system (upstream's) | cuda (inputs placed in GPU memory by the client)
     max_cv: float = 0.10            # windows' coefficient of variation above this: the row is not stable
+    min_windows: int = MIN_WINDOWS  # fewer windows in a row: more runs of perf_analyzer add theirs (top-ups)
 
     @classmethod
     def from_params(cls, p: dict) -> "PerfSettings":
         """From a profile's ``perf`` section."""
         return cls(p["concurrency"], p["measurement_interval_ms"], p["stability_percentage"], p["max_trials"],
-                   p["retries"], max_cv=p.get("max_cv", 0.10))
+                   p["retries"], max_cv=p.get("max_cv", 0.10), min_windows=p.get("min_windows", MIN_WINDOWS))
 
 
 @dataclass(frozen=True)
@@ -147,9 +149,36 @@ def measure(runtime: Runtime, model: str, url: str, batch: int, out_dir: Path, i
                     samples = take_samples(csv, batch)
                 else:
                     csv.write_bytes(kept)
+            samples = top_up(runtime, cmd, csv, log, label, timeout_s, batch, samples, s.min_windows)
             return Measurement(model, batch, csv, stable and not relaxed, attempt, interval, log, samples)
     raise PerfError(f"perf_analyzer produced no measurement for {model} batch {batch}, even with the stability "
                     f"criterion relaxed:\n{log_excerpt(output)}")
+
+
+TOP_UPS = 2   # at most this many extra runs for a row with too few windows
+
+
+def top_up(runtime: Runtime, cmd: list[str], csv: Path, log: Path, label: str, timeout_s: float, batch: int,
+           samples: dict, min_windows: int = MIN_WINDOWS) -> dict:
+    """perf_analyzer stops after 3 stable windows; a comparison needs at least MIN_WINDOWS. Further runs
+    of the same command (each a new client: the spread between runs counts) add their windows and
+    requests to the row's samples; the row's figures stay those of the first run."""
+    extra = csv.with_name(csv.stem + ".topup.csv")
+    for n in range(1, TOP_UPS + 1):
+        if not samples or len(samples.get("throughput", [])) >= min_windows:
+            break
+        more_cmd = [extra.as_posix() if c == csv.as_posix() else c for c in cmd]
+        more_cmd[more_cmd.index("--profile-export-file") + 1] = str(extra.with_suffix(".export.json"))
+        returncode, _ = run_perf_analyzer(runtime, more_cmd, extra, log, f"{label}, top-up {n} for more windows",
+                                          timeout_s)
+        more = take_samples(extra, batch) if returncode == 0 and extra.exists() else {}
+        extra.unlink(missing_ok=True)
+        if not more:
+            break
+        samples = {"throughput": samples["throughput"] + more["throughput"],
+                   "latency_us": samples["latency_us"] + more["latency_us"],
+                   "requests": samples["requests"] + more["requests"], "runs": samples.get("runs", 1) + 1}
+    return samples
 
 
 def take_samples(csv: Path, batch: int) -> dict[str, list[float]]:

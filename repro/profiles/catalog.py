@@ -45,6 +45,7 @@ class Perf(Strict):
     max_trials: int = Field(gt=0)
     retries: int = Field(ge=0)
     max_cv: float = Field(default=0.10, gt=0)   # windows' spread above this: the row is not called stable
+    min_windows: int = Field(default=4, ge=1)   # fewer windows than this: up to 2 more perf_analyzer runs add theirs
 
 
 class Native(Strict):

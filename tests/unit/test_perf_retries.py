@@ -43,7 +43,11 @@ def test_unstable_rows_are_retried_longer_then_kept_and_marked(tmp_path):
     assert calls == ["500 10", "1000 10", "2000 10", f"2000 {RELAXED_STABILITY}"]
     assert m.stable is False and m.attempts == 4 and m.csv.exists()
     assert "stability relaxed" in m.log.read_text()
-    assert m.samples == {"throughput": [32000.0], "latency_us": [1000.0], "requests": 1}  # 64 inferences, 2 ms
+    # 64 inferences in 2 ms per window; one window per run, so two top-up runs (the most) add theirs
+    assert m.samples == {"throughput": [32000.0] * 3, "latency_us": [1000.0] * 3, "requests": 3, "runs": 3}
+    topups = (tmp_path / "out" / "m_b64.topup.csv.calls").read_text().split("\n")[:-1]
+    assert topups == [f"2000 {RELAXED_STABILITY}"] * 2 and "top-up 2 for more windows" in m.log.read_text()
+    assert not (tmp_path / "out" / "m_b64.topup.csv").exists()
 
 
 def test_unusable_export_is_retaken_once_and_the_row_kept(tmp_path):

@@ -33,7 +33,8 @@ class DenseModule(tf.Module):
         super().__init__()
         self.weights = {k: tf.Variable(v, name=k, trainable=False) for k, v in dense.items()}
         self.predict = tf.function(
-            lambda numerical, lookups: {DENSE_OUTPUT: models.dense_forward(model, self.weights, numerical, lookups)},
+            lambda numerical, lookups: {DENSE_OUTPUT: models.dense_forward(model, self.weights, numerical, lookups,
+                                                                           exact=False)},
             input_signature=[tf.TensorSpec([None, 13], tf.float32, DENSE_INPUTS[0]),
                              tf.TensorSpec([None, num_tables, dim], tf.float32, DENSE_INPUTS[1])])
 

@@ -63,17 +63,26 @@ def init_tables(cardinalities: list[int], dim: int, seed: int) -> list[np.ndarra
     return [rng.uniform(-0.05, 0.05, size=(rows, dim)).astype(np.float32) for rows in cardinalities]
 
 
-def apply_mlp(weights: dict, prefix: str, x: tf.Tensor, layers: int, last_linear: bool) -> tf.Tensor:
+def exact_matmul(a: tf.Tensor, b: tf.Tensor, transpose_b: bool = False) -> tf.Tensor:
+    """float32 in and out, products and sums in float64, rounded once. oneDNN and Eigen split a float32
+    sum by the CPU's cache sizes, so plain tf.matmul differs in its last bits between CPUs; this does
+    not (nor does its gradient, which is float64 matmuls too). Training and TensorFlow's own scores use
+    it; the exported graph keeps plain float32 MatMul."""
+    return tf.cast(tf.matmul(tf.cast(a, tf.float64), tf.cast(b, tf.float64), transpose_b=transpose_b), tf.float32)
+
+
+def apply_mlp(weights: dict, prefix: str, x: tf.Tensor, layers: int, last_linear: bool,
+              matmul=exact_matmul) -> tf.Tensor:
     for i in range(layers):
-        x = tf.matmul(x, weights[f"{prefix}_{i}_kernel"]) + weights[f"{prefix}_{i}_bias"]
+        x = matmul(x, weights[f"{prefix}_{i}_kernel"]) + weights[f"{prefix}_{i}_bias"]
         if not (last_linear and i == layers - 1):
             x = tf.nn.relu(x)
     return x
 
 
-def dot_interaction(bottom: tf.Tensor, lookups: tf.Tensor) -> tf.Tensor:
+def dot_interaction(bottom: tf.Tensor, lookups: tf.Tensor, matmul=exact_matmul) -> tf.Tensor:
     vectors = tf.concat([bottom[:, None, :], lookups], axis=1)            # [B, 27, dim]
-    products = tf.matmul(vectors, vectors, transpose_b=True)              # [B, 27, 27]
+    products = matmul(vectors, vectors, transpose_b=True)                 # [B, 27, 27]
     n = vectors.shape[1]
     rows, cols = np.tril_indices(n, k=-1)
     flat = tf.reshape(products, [-1, n * n])
@@ -81,23 +90,32 @@ def dot_interaction(bottom: tf.Tensor, lookups: tf.Tensor) -> tf.Tensor:
     return tf.concat([pairs, bottom], axis=1)
 
 
-def cross_network(weights: dict, x0: tf.Tensor) -> tf.Tensor:
+def cross_network(weights: dict, x0: tf.Tensor, matmul=exact_matmul) -> tf.Tensor:
     x = x0
     for layer in range(CROSS_LAYERS):
-        projected = tf.matmul(tf.matmul(x, weights[f"cross_{layer}_v"]), weights[f"cross_{layer}_u"])
+        projected = matmul(matmul(x, weights[f"cross_{layer}_v"]), weights[f"cross_{layer}_u"])
         x = x0 * (projected + weights[f"cross_{layer}_bias"]) + x
     return x
 
 
-def dense_forward(model: str, weights: dict, numerical: tf.Tensor, lookups: tf.Tensor) -> tf.Tensor:
-    """The dense submodel: numerical [B,13] + lookups [B,26,dim] -> click probability [B,1]."""
-    bottom = apply_mlp(weights, "bottom", tf.cast(numerical, tf.float32), len(BOTTOM_MLP), last_linear=False)
+def dense_logits(model: str, weights: dict, numerical: tf.Tensor, lookups: tf.Tensor,
+                 exact: bool = True) -> tf.Tensor:
+    """The dense submodel before its sigmoid: numerical [B,13] + lookups [B,26,dim] -> logit [B,1]."""
+    matmul = exact_matmul if exact else tf.matmul
+    bottom = apply_mlp(weights, "bottom", tf.cast(numerical, tf.float32), len(BOTTOM_MLP), False, matmul)
     if model == "dlrm":
-        features = dot_interaction(bottom, lookups)
+        features = dot_interaction(bottom, lookups, matmul)
     else:
         flat = tf.reshape(lookups, [-1, lookups.shape[1] * lookups.shape[2]])
-        features = cross_network(weights, tf.concat([bottom, flat], axis=1))
-    return tf.sigmoid(apply_mlp(weights, "top", features, len(TOP_MLP), last_linear=True))
+        features = cross_network(weights, tf.concat([bottom, flat], axis=1), matmul)
+    return apply_mlp(weights, "top", features, len(TOP_MLP), True, matmul)
+
+
+def dense_forward(model: str, weights: dict, numerical: tf.Tensor, lookups: tf.Tensor,
+                  exact: bool = True) -> tf.Tensor:
+    """The dense submodel: numerical [B,13] + lookups [B,26,dim] -> click probability [B,1]. Exact
+    (float64-summed) matmuls for training and scoring; plain float32 MatMul for the exported graph."""
+    return tf.sigmoid(dense_logits(model, weights, numerical, lookups, exact))
 
 
 def sparse_forward(tables: list, categorical: tf.Tensor) -> tf.Tensor:

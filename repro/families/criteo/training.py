@@ -32,8 +32,14 @@ def configure_determinism(seed: int, threads: int) -> None:
             raise
 
 
+def f64(x) -> tf.Tensor:
+    return tf.cast(x, tf.float64)
+
+
 class Adam:
-    """Plain Adam over tf.Variables (gradients densified; tables here are small)."""
+    """Plain Adam over tf.Variables (gradients densified; tables here are small). The update is computed
+    in float64 and rounded once to the float32 variables: float32 division and square root go through
+    the CPU's approximate reciprocal instructions in Eigen, whose bits differ between CPUs."""
 
     def __init__(self, variables: list[tf.Variable], lr: float, beta1: float = 0.9, beta2: float = 0.999):
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, 1e-7
@@ -43,12 +49,14 @@ class Adam:
 
     def apply(self, grads: list, variables: list[tf.Variable]) -> None:
         self.step.assign_add(1.0)
-        correction = tf.sqrt(1 - self.beta2 ** self.step) / (1 - self.beta1 ** self.step)
+        step = f64(self.step)
+        correction = tf.sqrt(1 - self.beta2 ** step) / (1 - self.beta1 ** step)
         for g, var, m, v in zip(grads, variables, self.m, self.v):
-            g = tf.convert_to_tensor(g)
-            m.assign(self.beta1 * m + (1 - self.beta1) * g)
-            v.assign(self.beta2 * v + (1 - self.beta2) * g * g)
-            var.assign_sub(self.lr * correction * m / (tf.sqrt(v) + self.eps))
+            g = f64(tf.convert_to_tensor(g))
+            m.assign(tf.cast(self.beta1 * f64(m) + (1 - self.beta1) * g, tf.float32))
+            v.assign(tf.cast(self.beta2 * f64(v) + (1 - self.beta2) * g * g, tf.float32))
+            update = self.lr * correction * f64(m) / (tf.sqrt(f64(v)) + self.eps)
+            var.assign(tf.cast(f64(var) - update, tf.float32))
 
 
 def predict(model: str, dense: dict, tables: list, split: Split, batch: int = 8192) -> np.ndarray:
@@ -67,8 +75,10 @@ def train(model: str, init: Checkpoint, data: Split, config: TrainConfig) -> tup
     @tf.function(reduce_retracing=True)
     def step(numerical, categorical, label):
         with tf.GradientTape() as tape:
-            prob = models.dense_forward(model, dense, numerical, models.sparse_forward(tables, categorical))
-            loss = tf.reduce_mean(tf.keras.losses.binary_crossentropy(label[:, None], prob))
+            logits = models.dense_logits(model, dense, numerical, models.sparse_forward(tables, categorical))
+            # binary cross-entropy from the logits, in float64 (see Adam): the same bits on any CPU
+            loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=f64(label[:, None]),
+                                                                          logits=f64(logits)))
         optimizer.apply(tape.gradient(loss, variables), variables)
         return loss
 
