@@ -1,11 +1,11 @@
-"""`make bench`: the pipeline's own benchmark. Prints the cold pipeline time (every stage forced to
-re-run, setup excluded), the no-op `dvc repro` time, and the measured cpu DLRM offline tables."""
+"""`make bench`: the pipeline's own benchmark. Prints the cold cpu pipeline time (every stage of the cpu
+profile forced to re-run, setup excluded), the no-op times of `dvc repro tables@cpu` and of `dvc repro`
+(every profile), and the measured cpu DLRM offline tables."""
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from repro import paths
 
