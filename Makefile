@@ -17,7 +17,7 @@ export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DVC         := $(VENV)/bin/dvc
 
-.PHONY: calibrate-compare _force check-determinism-cpus check-params h100-kit deploy-h100 remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
+.PHONY: pin-images calibrate-compare _force check-determinism-cpus check-params h100-kit deploy-h100 remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
 
 GPU  ?= cpu
 BASE ?=
@@ -66,9 +66,18 @@ record-%: setup ## After a GPU host's run: enter results/<profile>/ in dvc.lock 
 	@$(DVC) commit --force host@$* accuracy@$* perf@$* native@$* tables@$*
 	@echo "[record] results/$* entered in dvc.lock; commit them with git"
 
-deploy-%: setup ## Run the pipeline for one profile (cpu = make deploy): dvc repro tables@<profile> and what it needs
+DRY_RUN ?=
+
+deploy-%: setup ## Run the pipeline for one profile (cpu = make deploy): dvc repro tables@<profile>; a100..: DRY_RUN=1 prints its commands
+ifneq ($(DRY_RUN),)
+	@$(PY) -m tools.container_plan --profile $*
+else
 	@$(PY) -m tools.check_params --profile $*
 	@$(DVC) repro tables@$*
+endif
+
+pin-images: setup ## Re-resolve the image digests of docker/pins.yaml where a registry is reachable (skopeo, crane or docker)
+	@$(PY) -m tools.pin_images
 
 check-params: setup ## Validate params.yaml (typed schema, unknown keys, cross-checks) without running anything
 	@$(PY) -m tools.check_params
@@ -84,7 +93,7 @@ check-determinism: setup ## Re-run data..repos from scratch and check every outp
 check-determinism-cpus: setup ## Same data and DLRM checkpoint natively and on an emulated AVX2-only CPU (qemu-user; minutes)
 	@$(PY) -m tools.determinism_cpus
 
-calibrate-compare: setup ## How often make compare is right here: A/A runs and a ~20% slowed variant, verdict counts
+calibrate-compare: setup ## How often make compare is right here: A/A pairs of independent runs and slowed variants [REPS=6]
 	@$(PY) -m tools.calibrate_compare $(if $(REPS),--reps $(REPS))
 
 bench: setup ## Print cold pipeline time, no-op repro time and the cpu DLRM offline table

@@ -14,6 +14,8 @@ import typing
 
 from pydantic import BaseModel, Field, ValidationError, create_model
 
+from repro.compare.noise import CompareParams
+from repro.containers.settings import ContainerSettings
 from repro.errors import UserError
 from repro.families import all_models, registry
 from repro.profiles.catalog import Strict, profile_model
@@ -33,6 +35,9 @@ def family_section(name: str, base_fields: dict[str, Any]) -> type[BaseModel]:
 
 
 def schema() -> type[BaseModel]:
+    profile = profile_model({f.name: f.params.serving for f in registry().values()})
+    containers = create_model("Containers", __base__=ContainerSettings,
+                              profiles=(dict[str, profile], Field(min_length=1)))
     return create_model(
         "Params", __base__=Strict,
         seed=(int, Field(gt=0)),
@@ -41,8 +46,9 @@ def schema() -> type[BaseModel]:
         train=(family_section("train", {"threads": (int, Field(gt=0))}), ...),
         convert=(family_section("convert", {"precision": (Literal["fp32", "fp16"], ...)}), ...),
         accuracy=(family_section("accuracy", {}), ...),
-        profiles=(dict[str, profile_model({f.name: f.params.serving for f in registry().values()})],
-                  Field(min_length=1)))
+        profiles=(dict[str, profile], Field(min_length=1)),
+        containers=(containers, ...),
+        compare=(CompareParams, ...))
 
 
 def model_of(annotation: Any) -> type[BaseModel] | None:
@@ -113,6 +119,15 @@ def cross_check(params: dict) -> list[str]:
                          "add the section." for section in FAMILY_SECTIONS if params[section].get(family) is None]
     for name, profile in params["profiles"].items():
         problems += profile_problems(f"profiles.{name}", profile, params["models"])
+    for name, profile in params["containers"]["profiles"].items():
+        problems += profile_problems(f"containers.profiles.{name}", profile, params["models"])
+        if name in params["profiles"]:
+            problems.append(f"params.yaml: '{name}' is both in 'profiles' and in 'containers.profiles'; keep one.")
+        if profile["runtime"] != "container":
+            problems.append(f"params.yaml: 'containers.profiles.{name}.runtime' is {profile['runtime']!r}; "
+                            "write 'container'.")
+    problems += [f"params.yaml: 'profiles.{name}.runtime' is 'container'; move the profile to "
+                 "'containers.profiles'." for name, p in params["profiles"].items() if p["runtime"] == "container"]
     return sorted(set(problems), key=problems.index)
 
 

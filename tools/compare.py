@@ -1,6 +1,6 @@
 """`make compare` and `make compare-published`.
 
-    python -m tools.compare revisions --base HEAD~1 [--head REV] [--gpu cpu] [--noise 1.10]
+    python -m tools.compare revisions --base HEAD~1 [--head REV] [--gpu cpu] [--noise F]
     python -m tools.compare published --gpu cpu
 
 Exit codes: 0 nothing got worse, 1 something got worse, 2 bad input (unknown revision, missing
@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import pandas as pd
 
 from repro import atomic, paths
 from repro.compare.classify import classify, has_regression
+from repro.compare.noise import compare_params
 from repro.compare.render import html_page, markdown
 from repro.compare.published import counterparts, render
 from repro.families import family_of
@@ -26,17 +26,28 @@ from repro.compare.revisions import RevisionError, describe, load_rows, read_tex
 REPORTS = paths.ROOT / "reports"
 
 
-def compare_revisions(base: str, head: str | None, gpu: str, noise: float) -> int:
+def noise_of(gpu: str, override: float | None) -> tuple[dict[str, float] | float, float, str]:
+    """(noise factors, alpha, where the factors come from): params.yaml `compare`, or --noise for every metric."""
+    settings = compare_params(load_params())
+    noise, source = settings.envelope(gpu)
+    return (override, settings.alpha, "--noise") if override is not None else (noise, settings.alpha, source)
+
+
+def compare_revisions(base: str, head: str | None, gpu: str, override: float | None) -> int:
     base_commit, head_commit = resolve(base), resolve(head)
     base_rows, head_rows = load_rows(base_commit, gpu), load_rows(head_commit, gpu)
-    verdicts = classify(base_rows, head_rows, noise=noise)
+    noise, alpha, source = noise_of(gpu, override)
+    verdicts = classify(base_rows, head_rows, noise=noise, alpha=alpha)
     labels = (f"{base} ({describe(base_commit)})", head or "workspace")
     title = f"Profile {gpu}: {labels[1]} vs {labels[0]}"
-    text = markdown(title, verdicts)
+    factors = noise if isinstance(noise, dict) else {"every metric": noise}
+    basis = ("Run-to-run envelope: " + ", ".join(f"{m} x{f:g}" for m, f in factors.items())
+             + f" ({source}); alpha {alpha:g}.")
+    text = markdown(title, verdicts, basis)
     print(text)
     stem = f"compare-{gpu}-{describe(base_commit)}-vs-{describe(head_commit)}"
     atomic.write_text(REPORTS / f"{stem}.md", text)
-    atomic.write_text(REPORTS / f"{stem}.html", html_page(title, verdicts, base_rows, head_rows, labels))
+    atomic.write_text(REPORTS / f"{stem}.html", html_page(title, verdicts, base_rows, head_rows, labels, basis))
     print(f"reports: {REPORTS / stem}.md, {REPORTS / stem}.html")
     if has_regression(verdicts):
         print("compare: something got worse (exit 1)", file=sys.stderr)
@@ -76,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     rev.add_argument("--base", required=True)
     rev.add_argument("--head", default=None, help="default: the workspace")
     rev.add_argument("--gpu", default="cpu")
-    rev.add_argument("--noise", type=float, default=1.10)
+    rev.add_argument("--noise", type=float, default=None,
+                     help="one ratio factor for every metric (default: params.yaml compare.noise.<profile>)")
     pub = sub.add_parser("published")
     pub.add_argument("--gpu", default="cpu")
     args = parser.parse_args(argv)

@@ -21,8 +21,10 @@ from repro import paths
 STAGES = ("host", "accuracy", "perf", "native", "tables")
 
 
-def stage_commands(dvc_yaml: Path, profile: str, stages: tuple[str, ...] = STAGES) -> list[tuple[str, list[str]]]:
-    """``[(stage@profile, argv)]`` from dvc.yaml's foreach stages, ``${key}`` set to the profile."""
+def stage_commands(dvc_yaml: Path, profile: str, stages: tuple[str, ...] = STAGES,
+                   python: str = sys.executable) -> list[tuple[str, list[str]]]:
+    """``[(stage@profile, argv)]`` from dvc.yaml's foreach stages, ``${key}`` set to the profile and
+    ``python`` standing for dvc.yaml's `python`."""
     spec = yaml.safe_load(dvc_yaml.read_text())["stages"]
     out = []
     for stage in stages:
@@ -31,7 +33,7 @@ def stage_commands(dvc_yaml: Path, profile: str, stages: tuple[str, ...] = STAGE
             raise SystemExit(f"run_profile: {dvc_yaml}: stage {stage}'s command uses variables other than key: {cmd}")
         argv = shlex.split(cmd)
         if argv[0] == "python":
-            argv[0] = sys.executable
+            argv[0] = python
         out.append((f"{stage}@{profile}", argv))
     return out
 

@@ -3,8 +3,8 @@ not comparable.
 
 A row is only compared with the row of the same table, batch and concurrency, measured under the same
 settings, engine, precision, device, runtime, versions and host; otherwise it is 'not comparable' and
-the verdict says which of those differ. A change is significant when the ratio is beyond the noise
-factor AND the samples say so: a Mann-Whitney U test on the window throughputs (at least 4 per side)
+the verdict says which of those differ. A change is significant when the ratio is beyond the run-to-run
+noise factor of its metric (repro.compare.noise) AND the samples say so: a Mann-Whitney U test on the window throughputs (at least 4 per side)
 or on the per-request latencies for p50 (at least 20), and for p99 disjoint 95% bootstrap intervals of
 the p99 itself (at least 100 requests per side). With fewer samples the verdict is 'inconclusive',
 never 'no significant change'. Pure functions: loading (repro.compare.revisions) and rendering
@@ -108,8 +108,11 @@ def classify_metric(base: Row, head: Row, metric: Metric, noise: float, alpha: f
     return Verdict(base.table, base.batch, base.concurrency, metric.name, b, h, ratio, p, verdict, reason)
 
 
-def classify(base_rows: list[Row], head_rows: list[Row], noise: float = 1.10, alpha: float = 0.05) -> list[Verdict]:
-    """Verdicts for every metric of every row present in either set (unmatched rows are not comparable)."""
+def classify(base_rows: list[Row], head_rows: list[Row], noise: float | dict[str, float] = 1.10,
+             alpha: float = 0.05) -> list[Verdict]:
+    """Verdicts for every metric of every row present in either set (unmatched rows are not comparable).
+    ``noise``: one factor for every metric, or metric -> factor (a profile's run-to-run envelope)."""
+    factors = noise if isinstance(noise, dict) else {m.name: noise for m in METRICS}
     base_by, head_by = {r.key: r for r in base_rows}, {r.key: r for r in head_rows}
     verdicts = []
     for key in sorted(set(base_by) | set(head_by)):
@@ -127,7 +130,7 @@ def classify(base_rows: list[Row], head_rows: list[Row], noise: float = 1.10, al
                 verdicts.append(Verdict(*key, metric.name, b.values[metric.name], h.values[metric.name], None, None,
                                         NOT_COMPARABLE, "; ".join(diff)))
             else:
-                verdicts.append(classify_metric(b, h, metric, noise, alpha))
+                verdicts.append(classify_metric(b, h, metric, factors[metric.name], alpha))
     return verdicts
 
 

@@ -30,8 +30,8 @@ def summary(verdicts: list[Verdict]) -> str:
     return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
 
 
-def markdown(title: str, verdicts: list[Verdict]) -> str:
-    return (f"# {title}\n\n{summary(verdicts)}\n\n"
+def markdown(title: str, verdicts: list[Verdict], basis: str = "") -> str:
+    return (f"# {title}\n\n{summary(verdicts)}\n\n" + (f"{basis}\n\n" if basis else "")
             + tabulate(verdict_rows(verdicts), headers=HEADERS, tablefmt="pipe", disable_numparse=True) + "\n")
 
 
@@ -54,7 +54,8 @@ def overlay_svg(base: list[Row], head: list[Row], table: str, column: str, label
     return text[text.find("<svg"):]
 
 
-def html_page(title: str, verdicts: list[Verdict], base: list[Row], head: list[Row], labels: tuple[str, str]) -> str:
+def html_page(title: str, verdicts: list[Verdict], base: list[Row], head: list[Row], labels: tuple[str, str],
+              basis: str = "") -> str:
     tables = sorted({r.table for r in base} | {r.table for r in head})
     plots = "".join(f"<h2>{html.escape(t)}</h2><div class='plots'>"
                     + overlay_svg(base, head, t, THROUGHPUT, labels)
@@ -63,5 +64,6 @@ def html_page(title: str, verdicts: list[Verdict], base: list[Row], head: list[R
     style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
              "padding:2px 6px}.plots svg{width:48%;height:auto}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1><p>{html.escape(summary(verdicts))}</p>"
+            f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
+            f"<p>{html.escape(summary(verdicts))}</p><p>{html.escape(basis)}</p>"
             f"{body}{plots}</body></html>\n")

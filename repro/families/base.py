@@ -75,3 +75,18 @@ class Family(Protocol):
 
     def report_sections(self, profile: Profile, perf: Path, params: dict, out: Path) -> list[str]:
         """Extra markdown sections of the profile's report (results/<profile>/), or none."""
+
+    def container_steps(self, model: str, params: dict, profile: Profile, repo: Path) -> list["ImageStep"]:
+        """A container profile's in-image steps for ``model`` after its repository is written (exports,
+        engines), in order; ``repo`` is the profile's repository folder."""
+
+    def container_served(self, model: str) -> list[str]:
+        """The models a client calls for ``model`` on a container profile (its perf rows)."""
+
+
+@dataclass(frozen=True)
+class ImageStep:
+    """One command a container profile runs inside one of its images (repro.containers.plan)."""
+    image: str           # role: serving | convert | engine | client
+    what: str            # one line for the plan
+    command: list[str]   # argv inside the image

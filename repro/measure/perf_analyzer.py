@@ -89,7 +89,7 @@ def samples_from_export(path: Path, batch: int) -> dict[str, list[float]]:
 
 def perf_command(runtime: Runtime, model: str, url: str, batch: int, csv: Path, input_data: Path,
                  s: PerfSettings, interval_ms: int) -> list[str]:
-    return [str(runtime.perf_analyzer), "-m", model, "-u", url, "-i", s.protocol, "-b", str(batch),
+    return [*runtime.perf_analyzer_argv(), "-m", model, "-u", url, "-i", s.protocol, "-b", str(batch),
             "--concurrency-range", f"{s.concurrency}:{s.concurrency}", "--shared-memory", s.shared_memory,
             "--output-shared-memory-size", str(max(524288, 4 * batch)), "--input-data", str(input_data),
             "--measurement-mode", "time_windows", "--measurement-interval", str(interval_ms),

@@ -12,11 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from repro.errors import UserError
 
-# The published hardware: its tables are regenerated inside upstream's pinned containers
-# (docker/README.md); such a profile joins params.yaml's `profiles` once it has a runnable runtime.
-PUBLISHED_HARDWARE = {"a100": "NVIDIA DGX A100 (1x A100 80GB)", "a30": "NVIDIA A30", "t4": "NVIDIA T4",
-                      "v100": "NVIDIA DGX-1 (1x V100 32GB)", "a40": "NVIDIA A40"}
-
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
@@ -28,6 +23,7 @@ PositiveInts = list[typing.Annotated[int, Field(gt=0)]]
 class Repos(Strict):
     max_batch_size: int = Field(gt=0)
     instances: int = Field(gt=0)
+    mount: str = Field(default="/models", pattern=r"^/")   # where a container flavour's repository is mounted
 
 
 class Online(Strict):
@@ -58,7 +54,7 @@ def profile_model(serving: dict[str, Any]) -> type[BaseModel]:
     from pydantic import create_model
     serving_model = create_model("Serving", __base__=Strict, **{name: (Optional[m], None) for name, m in serving.items()})
     return create_model("Profile", __base__=Strict,
-                        runtime=(Literal["local", "bundle"], ...), device=(Literal["cpu", "gpu"], ...),
+                        runtime=(Literal["local", "bundle", "container"], ...), device=(Literal["cpu", "gpu"], ...),
                         hardware=(str, ...), serving=(serving_model, ...), repos=(Repos, ...), perf=(Perf, ...),
                         native=(Optional[Native], None))
 
@@ -98,10 +94,15 @@ class Profile:
         return f"{self.name} ({what}; {self.runtime} runtime)"
 
 
+def all_profiles(params: dict) -> dict[str, dict]:
+    """Every profile: params.yaml's `profiles` (a DVC chain each) and `containers.profiles` (the published
+    hardware, run inside upstream's pinned images)."""
+    return {**params["profiles"], **(params.get("containers") or {}).get("profiles", {})}
+
+
 def get_profile(params: dict, name: str) -> Profile:
-    profiles = params["profiles"]
+    profiles = all_profiles(params)
     if name not in profiles:
-        hint = (f"'{name}' is published hardware, measured inside upstream's pinned containers, which this "
-                "repository cannot run yet (docker/README.md)" if name in PUBLISHED_HARDWARE else f"unknown profile '{name}'")
-        raise UserError(f"{hint}; the profiles in params.yaml are {sorted(profiles)} (make deploy-<profile>).")
+        raise UserError(f"unknown profile '{name}'; the profiles in params.yaml are {sorted(profiles)} "
+                        "(make deploy-<profile>).")
     return Profile(name, profiles[name])

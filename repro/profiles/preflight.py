@@ -15,6 +15,10 @@ from repro.profiles.catalog import Profile, get_profile
 
 def can_run_here(profile: Profile) -> str | None:
     """None when the profile can run on this machine under DVC, else the reason and the fix."""
+    if profile.runtime == "container":
+        return (f"profile '{profile.name}' ({profile.hardware}) runs inside upstream's pinned images on a host with "
+                f"that GPU and docker or podman; running that plan from make is not wired yet (docker/README.md). "
+                f"`make deploy-{profile.name} DRY_RUN=1` prints every command it runs, in order, on any machine.")
     if profile.runtime == "bundle":
         return (f"profile '{profile.name}' is measured on a GPU host without DVC or a package index: here, "
                 f"`make h100-kit` writes its repositories and packs the kit; there, `make deploy-{profile.name}`; "

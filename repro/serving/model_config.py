@@ -73,11 +73,24 @@ def hps_sparse(name: str, max_batch_size: int, instances: int) -> mc.ModelConfig
     return config
 
 
-def tensorrt_dense(name: str, max_batch_size: int, inputs: list[Tensor], instances: int) -> mc.ModelConfig:
-    """Upstream dense submodel: TensorRT engine with CUDA graphs ("Capture CUDA Graph: Enabled")."""
-    config = base_config(name, max_batch_size, inputs, [OUTPUT])
+def tensorrt_dense(name: str, max_batch_size: int, inputs: list[Tensor], output: Tensor, instances: int,
+                   graph_batches: tuple[int, ...], flat_widths: dict[str, int] | None = None) -> mc.ModelConfig:
+    """Upstream dense submodel: a TensorRT engine with CUDA graphs captured for ``graph_batches`` (without a
+    graph_spec the backend captures only a few small batches plus the maximum and uses them on an exact
+    match). A model without batching (max_batch_size 0) takes flat inputs: ``flat_widths`` gives each
+    input's values per sample, so each graph names its full input shapes."""
+    config = base_config(name, max_batch_size, inputs, [output])
     config.backend = "tensorrt"
     config.optimization.cuda.graphs = True
+    for batch in graph_batches:
+        spec = config.optimization.cuda.graph_spec.add()
+        if max_batch_size:
+            spec.batch_size = batch
+            for t in inputs:
+                spec.input[t.name].dim.extend(t.dims)
+        else:
+            for t in inputs:
+                spec.input[t.name].dim.append(batch * (flat_widths or {})[t.name])
     add_instances(config, instances, "KIND_GPU")
     return config
 

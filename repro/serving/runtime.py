@@ -78,6 +78,10 @@ class Runtime:
     def perf_analyzer(self) -> Path:
         return self.root / "bin" / "perf_analyzer"
 
+    def perf_analyzer_argv(self) -> list[str]:
+        """How a perf_analyzer command starts on this runtime (a container runtime prefixes its engine)."""
+        return [str(self.perf_analyzer)]
+
     @property
     def manifest(self) -> Path:
         return self.root / "RUNTIME.json"

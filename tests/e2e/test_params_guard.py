@@ -58,8 +58,8 @@ def test_bad_params_stop_make_deploy_before_dvc(checkout, mutate, key, fix):
 
 
 @pytest.mark.parametrize("profile,message", [
-    ("a100", "'a100' is published hardware, measured inside upstream's pinned containers"),
-    ("gpu9", "unknown profile 'gpu9'; the profiles in params.yaml are ['cpu', 'h100']"),
+    ("a100", "runs inside upstream's pinned images on a host with that GPU"),
+    ("gpu9", "unknown profile 'gpu9'; the profiles in params.yaml are ['a100', 'a30', 'a40', 'cpu', 'h100', 't4', 'v100']"),
 ])
 def test_deploy_refuses_a_profile_it_cannot_run_here(checkout, profile, message):
     shutil.copy(paths.ROOT / "params.yaml", checkout / "params.yaml")

@@ -105,13 +105,19 @@ def test_every_config_parses_back_with_tritons_protobuf(run):
     assert configs["dlrm_dense"].backend in ("python", "tensorrt")
     container_dense = from_pbtxt((d["repos"] / "container" / "dlrm_dense" / "config.pbtxt").read_text())
     assert container_dense.backend == "tensorrt" and container_dense.optimization.cuda.graphs
+    assert [g.batch_size for g in container_dense.optimization.cuda.graph_spec] == [64, 256]   # the swept batches
+    hps_dense = from_pbtxt((d["repos"] / "container" / "dlrm_hps_dense" / "config.pbtxt").read_text())
+    assert hps_dense.max_batch_size == 0 and [list(i.dims) for i in hps_dense.input] == [[-1], [-1]]
+    assert [list(g.input["args_0"].dim) for g in hps_dense.optimization.cuda.graph_spec] == [[64 * 13], [256 * 13]]
     assert configs["dlrm_hps_sparse"].backend == "hps"
 
 
 def test_hps_json_and_files(run):
     d, _ = run
-    ps = json.loads((d["repos"] / "container" / "dlrm_hps_sparse" / "sparse.json").read_text())
+    ps = json.loads((d["repos"] / "container" / "ps.json").read_text())   # ONE parameter-server JSON per repository
     assert ps["supportlonglong"] is True and ps["models"][0]["embedding_table_names"] == ["sparse_embedding0"]
+    assert ps["models"][0]["sparse_files"] == ["/models/dlrm_hps_sparse/1/sparse_embedding0"]
+    assert (d["repos"] / "container" / "dlrm_hps_sparse" / "1" / "sparse_embedding0" / "key").exists()
     table = d["convert"] / "dlrm" / "hps" / "sparse_embedding0"
     rows = (table / "key").stat().st_size // 8
     assert (table / "emb_vector").stat().st_size == rows * 128 * 4
@@ -215,3 +221,71 @@ def test_h100_repositories_are_written_on_the_cpu_machine(run):
     spec = json.loads((gate / "repository" / "dlrm_gate_fp32_fused_fused" / "1" / "spec.json").read_text())
     assert (gate / "repository" / "dlrm_gate_fp32_fused_fused" / "1" / spec["tables"]).resolve() == (gate / "tables.npz").resolve()
     assert 0.5 < json.loads((gate / "reference.json").read_text())["auc_tensorflow"] <= 1
+
+
+def test_container_ensembles_load_and_answer_with_standins(run, tmp_path):
+    """Every container ensemble loads in the real server with stand-ins of identical I/O for the models that
+    need a GPU (tensorrt, hps, tensorflow_savedmodel), and answers requests shaped as upstream's clients send
+    them: the TF ensemble per sample, the HPS ensemble as one flat row of keys."""
+    import numpy as np
+    import tritonclient.http as http
+    from repro.serving.runtime import Runtime
+    from repro.serving.server import TritonServer
+    from repro.serving.standins import standin_repository
+    d, _ = run
+    ensembles = standin_repository(d["repos"] / "container", tmp_path / "standins")
+    assert ensembles == ["dlrm_hps", "dlrm_tf"]
+    batch = 8
+    requests = {"dlrm_tf": [("categorical_features", np.zeros((batch, 26), np.int32)),
+                            ("numerical_features", np.zeros((batch, 13), np.float32))],
+                "dlrm_hps": [("EMB_KEY", np.zeros((1, batch * 26), np.int64)), ("EMB_N_KEY", np.full((1, 1), batch * 26, np.int32)),
+                             ("numerical_features", np.zeros((1, batch * 13), np.float32))]}
+    with TritonServer(Runtime(paths.RUNTIME), tmp_path / "standins", tmp_path / "server.log", models=ensembles) as server:
+        client = http.InferenceServerClient(server.ports.http_url.removeprefix("http://"))
+        for name, tensors in requests.items():
+            inputs = []
+            for tensor, value in tensors:
+                inputs.append(http.InferInput(tensor, list(value.shape), {np.int32: "INT32", np.int64: "INT64",
+                                                                          np.float32: "FP32"}[value.dtype.type]))
+                inputs[-1].set_data_from_numpy(value)
+            assert client.infer(name, inputs).as_numpy("DENSE_OUTPUT") is not None
+
+
+def test_container_onnx_keeps_the_dense_outputs(run):
+    """The engines' ONNX sources (upstream tensor names; flat inputs for HPS) compute what the converted graph does."""
+    import numpy as np
+    import onnxruntime as ort
+    d, _ = run
+    rng = np.random.default_rng(0)
+    numerical, lookups = rng.random((5, 13), np.float32), rng.random((5, 26, 128), np.float32)
+    session = lambda path: ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])  # noqa: E731
+    want = session(d["convert"] / "dlrm" / "dense.onnx").run(None, {"numerical_features": numerical,
+                                                                     "lookup_vectors": lookups})[0]
+    container = d["repos"] / "container"
+    per_sample = session(container / "dlrm_dense" / "onnx" / "model.onnx").run(
+        ["output_1"], {"args_0": numerical, "args_1": lookups.reshape(5, -1)})[0]
+    flat = session(container / "dlrm_hps_dense" / "onnx" / "model.onnx").run(
+        ["output_1"], {"args_0": numerical.ravel(), "args_1": lookups.ravel()})[0]
+    np.testing.assert_array_equal(per_sample, want)
+    np.testing.assert_array_equal(flat, want)
+
+
+def test_container_sparse_export_refuses_a_gpu_placement_without_a_gpu(run, tmp_path, capsys):
+    """The container's sparse SavedModel records each table's device at save time: exported here, every GPU
+    table would say CPU (what upstream's image would then serve from host memory). It is exported on the GPU
+    host instead; here it refuses with the reason, and a CPU placement exports upstream's I/O."""
+    import tensorflow as tf
+    from repro.families.criteo import container_export
+    d, _ = run
+    placement = d["convert"] / "dlrm" / "placement.json"
+    out = tmp_path / "model.savedmodel"
+    args = ["--checkpoint", str(d["train"] / "dlrm"), "--out", str(out)]
+    assert container_export.main([*args, "--placement", str(placement)]) == 2
+    assert "TensorFlow sees no GPU here" in capsys.readouterr().err and not out.exists()
+    on_cpu = json.loads(placement.read_text())
+    for t in on_cpu["tables"]:
+        t["device"] = "CPU"
+    (tmp_path / "cpu.json").write_text(json.dumps(on_cpu))
+    assert container_export.main([*args, "--placement", str(tmp_path / "cpu.json")]) == 0
+    served = tf.saved_model.load(str(out)).signatures["serving_default"]
+    assert served(input_1=tf.zeros([3, 26], tf.int32))["output_1"].shape == (3, 26 * 128)

@@ -74,6 +74,16 @@ def test_regression_exits_1(monkeypatch, tmp_path):
     monkeypatch.setattr(compare_cli, "load_rows", lambda commit, gpu: load("base.json") if commit else load("head.json"))
     assert compare_cli.main(["revisions", "--base", "HEAD~1"]) == 1
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".html", ".md"]
+    report = next(tmp_path.glob("*.md")).read_text()   # the cpu profile's calibrated envelope, with its source
+    assert "Run-to-run envelope: throughput_infer_per_s x1.31" in report and "make calibrate-compare" in report
+
+
+def test_each_metric_has_its_own_envelope():
+    """A change inside a metric's run-to-run envelope is no change, however small its p-value."""
+    wide = {"throughput_infer_per_s": 1.5, "latency_p50_us": 1.1, "latency_p99_us": 1.1}
+    verdicts = classify(load("base.json"), load("head.json"), noise=wide)
+    assert by(verdicts, "dlrm_hps", 256).verdict == SAME            # x1.29 throughput: inside x1.5
+    assert by(verdicts, "dlrm_hps", 256, "latency_p50_us").verdict == BETTER
 
 
 def test_no_regression_exits_0(monkeypatch, tmp_path):

@@ -24,11 +24,18 @@ def test_profiles_come_from_params():
     assert (h100.runtime, h100.device, h100.serving("criteo")["flavour"]) == ("bundle", "gpu", "python-gpu")
 
 
-@pytest.mark.parametrize("name,message", [("a100", "published hardware, measured inside upstream's pinned containers"),
-                                          ("b200", "unknown profile 'b200'")])
-def test_unknown_or_unrunnable_profiles_are_named(name, message):
-    with pytest.raises(UserError, match=message):
-        get_profile(load_params(paths.ROOT / "params.yaml"), name)
+def test_unknown_profiles_are_named():
+    with pytest.raises(UserError, match="unknown profile 'b200'"):
+        get_profile(load_params(paths.ROOT / "params.yaml"), "b200")
+
+
+def test_published_hardware_are_container_profiles_that_do_not_run_here():
+    from repro.profiles.preflight import can_run_here
+    params = load_params(paths.ROOT / "params.yaml")
+    for name in ("a100", "a30", "t4", "v100", "a40"):
+        profile = get_profile(params, name)
+        assert (profile.runtime, profile.device, profile.serving("criteo")["flavour"]) == ("container", "gpu", "container")
+        assert f"make deploy-{name} DRY_RUN=1" in can_run_here(profile)
 
 
 def test_gpu_host_runs_the_commands_dvc_yaml_gives_the_profile():

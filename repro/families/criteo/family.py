@@ -16,13 +16,14 @@ from repro.engines.placement import placement_report
 from repro.errors import UserError
 from repro.families.criteo import dataset
 from repro.families.criteo.presets import NUM_NUMERICAL, PRESETS, get_preset
-from repro.families.base import RepoInputs
+from repro.families.base import ImageStep, RepoInputs
 from repro.measure.labels import row_labels, runtime_label, versions
 from repro.profiles.catalog import Profile
 from repro.serving.plan import AccuracyCheck, ServedGroup
 
 CHECK_SAMPLES = 2048          # test samples the ONNX-vs-TensorFlow check runs
 TRT_OPTIMAL_BATCH = 1024      # trtexec's opt shape
+NUM_TABLES_DIM = 26 * 128     # values per sample of the dense model's flattened lookups (26 tables x dim 128)
 CONTAINER_MAX_BATCH = 65536   # upstream's max_batch_size for the served DLRM/DCNv2 (the engine's max shape)
 
 
@@ -72,7 +73,7 @@ class GpuHardware(Section):
 
 class ServingParams(Section):
     """``profiles.<profile>.serving.criteo``: the flavour, and the python-gpu flavour's options."""
-    flavour: Literal["python-cpu", "python-gpu"]
+    flavour: Literal["python-cpu", "python-gpu", "container"]   # container: upstream's NGC-image repositories
     seed: Optional[int] = Field(default=None, gt=0)
     memory_threshold_gb: Optional[float] = Field(default=None, ge=0)
     gpucacheper: Optional[float] = Field(default=None, ge=0, le=1)
@@ -172,13 +173,13 @@ class Criteo:
     def convert(self, model: str, checkpoint: Path, data: Path, params: dict, out: Path) -> dict:
         from repro.families.criteo import export, training
         from repro.families.criteo.checkpoint import read_checkpoint
-        cfg, precision = params["convert"][self.name], params["convert"]["precision"]
+        cfg = params["convert"][self.name]
         training.configure_determinism(params["seed"], params["train"]["threads"])
         ckpt = read_checkpoint(checkpoint)
         if ckpt.model != model:
             raise UserError(f"{checkpoint}/dense/config.json says model '{ckpt.model}', expected '{model}'")
-        placement = placement_report(ckpt.cardinalities, ckpt.dim, 2 if precision == "fp16" else 4,
-                                     cfg["memory_threshold_gb"])
+        # the tables are stored in FP32 whatever the dense precision: 4 bytes a value count against the budget
+        placement = placement_report(ckpt.cardinalities, ckpt.dim, 4, cfg["memory_threshold_gb"])
         test = dataset.read_split(data, "test").batch(0, CHECK_SAMPLES)
         numerical = test.numerical.astype(np.float32)
         lookups = np.stack([t[test.categorical[:, i]] for i, t in enumerate(ckpt.tables)], axis=1)
@@ -216,7 +217,8 @@ class Criteo:
 
     def write_repositories(self, model: str, inputs: RepoInputs, params: dict, profile: Profile, out: Path) -> dict:
         from repro.families.criteo import gpu_flavour
-        from repro.families.criteo.repository import RepoSettings, write_container_repo, write_local_repo
+        from repro.families.criteo.container_repository import write_container_repo
+        from repro.families.criteo.repository import RepoSettings, write_local_repo
         if not (inputs.converted / "dense.onnx").exists():
             raise UserError(f"{inputs.converted}/dense.onnx is missing; run `dvc repro convert@{model}`.")
         serving = profile.serving(self.name)
@@ -227,9 +229,43 @@ class Criteo:
         settings = RepoSettings(profile.repos["max_batch_size"], profile.repos["instances"], profile.instance_kind,
                                 params["train"]["threads"], params["convert"][self.name]["hps_gpucacheper"])
         dim = json.loads((inputs.converted / "hps" / "layout.json").read_text())["embedding_dim"]
+        if serving["flavour"] == "container":
+            return write_container_repo(out, model, inputs.converted, dim, settings, self.container_settings(profile))
         return {"local": write_local_repo(out / "local", model, inputs.converted, dim, settings),
-                "container": write_container_repo(out / "container", model, inputs.converted, inputs.engine, dim,
-                                                  settings)}
+                "container": write_container_repo(out / "container", model, inputs.converted, dim, settings,
+                                                  self.container_settings(profile))}
+
+    @staticmethod
+    def container_settings(profile: Profile):
+        from repro.families.criteo.container_repository import ContainerSettings
+        perf = profile.perf
+        batches = set(perf["batch_sizes"]) | ({perf["online"]["batch_size"]} if perf.get("online") else set())
+        return ContainerSettings(profile.repos.get("mount", "/models"), tuple(sorted(batches)))
+
+    def container_steps(self, model: str, params: dict, profile: Profile, repo: Path) -> list[ImageStep]:
+        """After the repos stage: the sparse SavedModel exported under horovodrun in the TF image (on the GPU,
+        so it records the GPU placement), then both dense engines built by trtexec from the repository's ONNX."""
+        c = params["containers"]
+        shapes, dim = c["trt_shapes"], NUM_TABLES_DIM
+        fp16 = ["--fp16"] if params["convert"]["precision"] == "fp16" else []
+        export = ["horovodrun", "-np", str(c["horovod_np"]), "python", "repro/families/criteo/container_export.py",
+                  "--checkpoint", f"artifacts/train/{model}", "--placement", f"artifacts/convert/{model}/placement.json",
+                  "--out", str(repo / f"{model}_sparse" / "1" / "model.savedmodel")]
+
+        def trtexec(name: str, shape) -> list[str]:
+            return ["trtexec", f"--onnx={repo / name / 'onnx' / 'model.onnx'}",
+                    f"--saveEngine={repo / name / '1' / 'model.plan'}", "--buildOnly",
+                    *[f"--{k}Shapes=args_0:{shape(shapes[k], 13)},args_1:{shape(shapes[k], dim)}"
+                      for k in ("min", "opt", "max")], *fp16]
+        return [ImageStep("convert", f"{model}: sparse SavedModel with the GPU placement (horovodrun)", export),
+                ImageStep("engine", f"{model}: TensorRT engine of {model}_dense (per-sample inputs)",
+                          trtexec(f"{model}_dense", lambda b, w: f"{b}x{w}")),
+                ImageStep("engine", f"{model}: TensorRT engine of {model}_hps_dense (flat inputs)",
+                          trtexec(f"{model}_hps_dense", lambda b, w: f"{b * w}"))]
+
+    def container_served(self, model: str) -> list[str]:
+        """The container ensembles upstream's clients call (write_container_repo writes them)."""
+        return [f"{model}_tf", f"{model}_hps"]
 
     def accuracy_checks(self, model: str, repos: Path, data: Path, reference: dict, params: dict,
                         profile: Profile) -> list[AccuracyCheck]:

@@ -3,12 +3,10 @@
 local/      runnable here: python-backend sparse lookup (TF SavedModel, or the HPS files) and
             python-backend dense (ONNX Runtime), composed as ensembles; plus the whole model in
             one TensorFlow python-backend model (the seed-004 "native TF" baseline).
-container/  what upstream serves inside the NGC containers: tensorflow_savedmodel or hps sparse,
-            tensorrt dense with CUDA graphs, ensembles, and the HPS parameter-server JSON.
+container/  what upstream serves inside the NGC containers (container_repository.py).
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -16,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from repro.serving import model_config as mcfg
-from repro.serving.model_config import CATEGORICAL, NUMERICAL, OUTPUT, Tensor
+from repro.serving.model_config import CATEGORICAL, NUMERICAL, OUTPUT
 
 
 @dataclass(frozen=True)
@@ -26,7 +24,6 @@ class RepoSettings:
     instance_kind: str
     intra_op_threads: int
     hps_gpucacheper: float
-    container_root: str = "/models"
 
 
 def link_tree(src: Path, dst: Path) -> None:
@@ -90,39 +87,3 @@ def write_local_repo(repo: Path, model: str, converted: Path, dim: int, s: RepoS
         write_config(repo / f"{model}_{variant}", two_step_ensemble(f"{model}_{variant}", f"{model}_sparse_{variant}",
                                                                     f"{model}_dense", s))
     return [f"{model}_tf", f"{model}_hps", f"{model}_native_tf"]
-
-
-def hps_ps_json(model: str, tables: list[str], dim: int, features: int, s: RepoSettings) -> dict:
-    root = f"{s.container_root}/{model}_hps_sparse/1"
-    return {"supportlonglong": True, "models": [{
-        "model": f"{model}_hps_sparse", "sparse_files": [f"{root}/{t}" for t in tables],
-        "num_of_worker_buffer_in_pool": 3, "embedding_table_names": tables,
-        "embedding_vecsize_per_table": [dim] * len(tables),
-        "maxnum_catfeature_query_per_table_per_sample": [features], "default_value_for_each_table": [0.0] * len(tables),
-        "deployed_device_list": [0], "max_batch_size": s.max_batch_size, "cache_refresh_percentage_per_iteration": 0.0,
-        "hit_rate_threshold": 1.0, "gpucacheper": s.hps_gpucacheper, "gpucache": True}]}
-
-
-def write_container_repo(repo: Path, model: str, converted: Path, engine: Path, dim: int, s: RepoSettings) -> dict:
-    """The upstream flavour. The TensorRT engine is linked in only when the engine stage built one."""
-    lookups = mcfg.lookup_tensor(dim)
-    write_config(repo / f"{model}_sparse", mcfg.tf_savedmodel(f"{model}_sparse", s.max_batch_size, [CATEGORICAL],
-                                                              [lookups], s.instances))
-    link_tree(converted / "sparse_savedmodel", repo / f"{model}_sparse" / "1" / "model.savedmodel")
-    write_config(repo / f"{model}_dense", mcfg.tensorrt_dense(f"{model}_dense", s.max_batch_size,
-                                                              [NUMERICAL, lookups], s.instances))
-    plan = engine / "model.plan"
-    if plan.exists():
-        link_tree(plan, repo / f"{model}_dense" / "1" / "model.plan")
-    write_config(repo / f"{model}_tf", two_step_ensemble(f"{model}_tf", f"{model}_sparse", f"{model}_dense", s))
-    layout = json.loads((converted / "hps" / "layout.json").read_text())
-    write_config(repo / f"{model}_hps_sparse", mcfg.hps_sparse(f"{model}_hps_sparse", s.max_batch_size, s.instances))
-    link_tree(converted / "hps", repo / f"{model}_hps_sparse" / "1")
-    hps_inputs = [Tensor("EMB_KEY", "INT64", (-1,)), Tensor("EMB_N_KEY", "INT32", (-1,)), NUMERICAL]
-    write_config(repo / f"{model}_hps", mcfg.ensemble(f"{model}_hps", s.max_batch_size, hps_inputs, [OUTPUT], [
-        (f"{model}_hps_sparse", {"KEYS": "EMB_KEY", "NUMKEYS": "EMB_N_KEY"}, {"OUTPUT0": "LOOKUP_VECTORS"}),
-        (f"{model}_dense", {"numerical_features": "numerical_features", "lookup_vectors": "LOOKUP_VECTORS"},
-         {"output": "output"})]))
-    ps = hps_ps_json(model, layout["tables"], dim, layout["features"], s)
-    (repo / f"{model}_hps_sparse" / "sparse.json").write_text(json.dumps(ps, indent=2) + "\n")
-    return {"engine_built": plan.exists(), "hps_backend_config": f"hps,ps={s.container_root}/{model}_hps_sparse/sparse.json"}

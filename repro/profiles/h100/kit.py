@@ -7,7 +7,6 @@ dense graphs, one repository per configuration, the accuracy gate). Under 64 MiB
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import shutil

@@ -1,0 +1,1 @@
+"""The python-backend model every stand-in runs (repro.serving.standins)."""
