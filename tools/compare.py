@@ -17,6 +17,7 @@ import pandas as pd
 from repro import atomic, paths
 from repro.compare.classify import classify, has_regression
 from repro.compare.noise import compare_params
+from repro.errors import UserError
 from repro.compare.render import html_page, markdown
 from repro.compare.published import counterparts, render
 from repro.families import family_of
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "revisions":
             return compare_revisions(args.base, args.head, args.gpu, args.noise)
         return compare_published(args.gpu)
-    except (RevisionError, FileNotFoundError) as exc:
+    except (UserError, FileNotFoundError) as exc:   # RevisionError, params.yaml's compare section
         print(f"compare: error: {exc}", file=sys.stderr)
         return 2
 

@@ -8,12 +8,11 @@ Works on any machine (nothing runs). The commands come from params.yaml (the pro
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
 from repro import paths
-from repro.containers.engine import Engine
+from repro.containers.engine import Engine, detect
 from repro.containers.pins import load_pins
 from repro.containers.plan import deploy_plan, render
 from repro.errors import UserError
@@ -23,10 +22,14 @@ from tools.run_profile import stage_commands
 
 
 def engine_name(preference: str) -> str:
-    """The engine the plan is written for: the preference, else the installed one, else docker."""
+    """The engine the plan is written for: the preference, else the installed one, else docker (a dry run
+    needs none installed)."""
     if preference != "auto":
         return preference
-    return next((e for e in ("docker", "podman") if shutil.which(e)), "docker")
+    try:
+        return detect("auto")
+    except UserError:
+        return "docker"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from repro.errors import UserError
 from repro.measure.metrics import P50, P99, THROUGHPUT
 from repro.profiles.catalog import Strict
 
@@ -31,7 +32,7 @@ class CompareParams(Strict):
         """(metric -> factor, where it comes from) for ``profile``."""
         env = self.noise.get(profile) or self.noise.get("default")
         if env is None:
-            raise KeyError(f"params.yaml: 'compare.noise' has neither '{profile}' nor 'default'; add one.")
+            raise UserError(f"params.yaml: 'compare.noise' has neither '{profile}' nor 'default'; add one.")
         where = env.source if profile in self.noise else f"default ({env.source}); not calibrated for '{profile}'"
         return {m: getattr(env, m) for m in (THROUGHPUT, P50, P99)}, where
 
