@@ -142,8 +142,13 @@ def profile_problems(at: str, profile: dict, models: dict[str, str]) -> list[str
     if "online" in perf.get("scenarios", []) and not online:
         problems.append(f"params.yaml: '{at}.perf.scenarios' lists online, but '{at}.perf.online' (batch_size, "
                         "concurrency) is missing; add it.")
-    too_big = [b for b in perf["batch_sizes"] + native["batch_sizes"] + ([online["batch_size"]] if online else [])
-               if b > profile["repos"]["max_batch_size"]]
+    overrides = (perf.get("families") or {}).values()
+    swept = perf["batch_sizes"] + native["batch_sizes"] + ([online["batch_size"]] if online else [])
+    too_big = [b for b in swept if b > profile["repos"]["max_batch_size"]]
+    for o in overrides:
+        limit = o.get("max_batch_size") or profile["repos"]["max_batch_size"]
+        too_big += [b for b in (o.get("batch_sizes") or []) + ([o["online"]["batch_size"]] if o.get("online") else [])
+                    if b > limit]
     if too_big:
         problems.append(f"params.yaml: batch sizes {too_big} exceed '{at}.repos.max_batch_size' "
                         f"({profile['repos']['max_batch_size']}); lower them or raise the maximum.")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from repro import atomic, paths
 from repro.cli import progress, run_stage
-from repro.families import family_of
+from repro.families import family_of, served_models
 from repro.params import load_params
 from repro.profiles.catalog import get_profile
 from repro.serving.plan import AccuracyCheck
@@ -42,7 +42,7 @@ def build(profile_name: str, repos: Path, data: Path, train_metrics: Path, out: 
     params = load_params(params_path)
     profile = get_profile(params, profile_name)
     report, failures = {"profile": profile.name, "models": {}}, []
-    for model in params["models"]:
+    for model in served_models(params, profile):
         family = family_of(params, model)
         reference = json.loads((train_metrics / f"{model}.json").read_text())
         checks = family.accuracy_checks(model, repos, data, reference, params, profile)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from repro import atomic
 from repro.cli import run_stage
-from repro.families import family_of, families_in_use
+from repro.families import family_of, families_in_use, served_models
 from repro.measure import scenarios
 from repro.measure.campaign import measure_group
 from repro.measure.perf_analyzer import PerfSettings, measured_frame, summary_metrics
@@ -32,9 +32,9 @@ def build(profile_name: str, repos: Path, data: Path, out: Path, summary: Path, 
     tables: dict[str, dict] = {}
     stats: dict[str, dict] = {}
     with atomic.replace_dir(out) as staging:
-        for model in params["models"]:
+        for model in served_models(params, profile):
             family = family_of(params, model)
-            sweep = scenarios.from_params(profile.perf, family.scenarios)
+            sweep = scenarios.from_params(profile.perf_for(family.name), family.scenarios)
             breakdown: list[dict] = []
             for group in family.perf_groups(model, repos, data, params, profile):
                 rows, found = measure_group(group, staging, sweep, PerfSettings.from_params(profile.perf))
@@ -42,7 +42,8 @@ def build(profile_name: str, repos: Path, data: Path, out: Path, summary: Path, 
                 for name, model_rows in rows.items():
                     frames[name] = measured_frame(model_rows)
                     atomic.write_csv(staging / f"{name}.csv", frames[name])
-                    tables[name] = {"model": model, "scenario": model_rows[0]["scenario"]}
+                    tables[name] = {"model": model, "scenario": model_rows[0]["scenario"],
+                                    "sweep_note": profile.perf_for(family.name)["note"]}
                 stats[group.name] = group.model_stats()
             atomic.write_csv(staging / f"{model}_breakdown.csv", pd.DataFrame(breakdown))
         presets = sorted({family.size_label(params) for family in families_in_use(params)})

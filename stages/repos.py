@@ -14,7 +14,7 @@ from pathlib import Path
 
 from repro import atomic
 from repro.cli import progress, run_stage
-from repro.families import family_of
+from repro.families import family_of, served_models
 from repro.families.base import RepoInputs
 from repro.params import load_params
 from repro.profiles.catalog import get_profile
@@ -26,7 +26,7 @@ def build(profile_name: str, converted: Path, engines: Path, checkpoints: Path, 
     profile = get_profile(params, profile_name)
     manifest: dict = {"profile": profile.name, "models": {}}
     with atomic.replace_dir(out) as staging:
-        for model in params["models"]:
+        for model in served_models(params, profile):
             family = family_of(params, model)
             inputs = RepoInputs(converted / model, engines / model, checkpoints / model, data / family.name)
             written = family.write_repositories(model, inputs, params, profile, staging)

@@ -17,7 +17,7 @@ from tabulate import tabulate
 
 from repro import atomic, paths
 from repro.cli import progress, run_stage
-from repro.families import families_in_use, family_of
+from repro.families import families_in_use, family_of, served_models
 from repro.measure.host import summary
 from repro.params import load_params
 from repro.profiles.catalog import get_profile
@@ -49,8 +49,9 @@ def table_section(name: str, model: str, frame: pd.DataFrame, params: dict, prof
     family = family_of(params, model)
     display = family.display_names[model]
     size = str(frame["preset"].iloc[0]) + " preset" if "preset" in frame else family.size_label(params)
-    text = report.measured_markdown(frame, display, size, profile.repos["max_batch_size"],
-                                    profile.repos["instances"], family.table_style)
+    text = report.measured_markdown(frame, display, size, profile.perf_for(family.name)["max_batch_size"],
+                                    profile.repos["instances"], family.table_style,
+                                    settings["tables"][name].get("sweep_note", ""))
     (staging / f"{name}.md").write_text(text)
     what = f"{display}, {size}, {frame['precision'].iloc[0]} on {frame['device'].iloc[0]}"
     report.plot_latency_breakdown(frame, staging / f"{name}_latency.svg", f"{name}: latency breakdown\n{what}")
@@ -73,6 +74,13 @@ def model_sections(model: str, perf: Path, native: Path, params: dict, profile, 
         report.plot_throughput(offline, staging / f"{model}_throughput.svg",
                                f"{display} offline throughput (95% intervals)\n{family.size_label(params)}, "
                                f"{first['precision'].iloc[0]} on {first['device'].iloc[0]}")
+    online = {name: frame for name, frame in frames.items() if settings["tables"][name]["scenario"] == "online"}
+    if online:
+        first = next(iter(online.values()))
+        report.plot_latency_vs_concurrency(online, staging / f"{model}_online_latency.svg",
+                                           f"{display} online latency (batch {int(first['batch'].iloc[0])})\n"
+                                           f"{family.size_label(params)}, {first['precision'].iloc[0]} on "
+                                           f"{first['device'].iloc[0]}")
     native_csv = native / f"{model}_native_vs_ensemble.csv"
     if native_csv.exists():
         table = render_markdown(pd.read_csv(native_csv), "native_benchmark")
@@ -87,7 +95,7 @@ def build(profile_name: str, perf: Path, native: Path, accuracy: Path, host: Pat
     profile = get_profile(params, profile_name)
     settings = {**json.loads((perf / "settings.json").read_text()), "host": json.loads(host.read_text())}
     with atomic.replace_dir(out) as staging:
-        sections = [s for model in params["models"]
+        sections = [s for model in served_models(params, profile)
                     for s in model_sections(model, perf, native, params, profile, settings, staging)]
         sections.append(accuracy_markdown(json.loads(accuracy.read_text())))
         for family in families_in_use(params):

@@ -63,18 +63,22 @@ def compare_published(gpu: str) -> int:
         raise RevisionError(f"no measured results for profile '{gpu}' ({perf}/settings.json); run `make deploy-{gpu}`.")
     s = json.loads(settings)
     sections = [f"# Profile {gpu} vs the published tables\n"]
-    params = load_params()
-    for model in params["models"]:
-        family = family_of(params, model)
-        for name, variant in family.perf_models(model).items():
-            csv = perf / f"{name}.csv"
-            if not csv.exists():
-                continue
-            found = counterparts(family.display_names[model], family.published_sources[variant], s["precision"],
-                                 s["preset"])
-            if not found:
-                sections.append(f"#### {name}: no published counterpart (same model, precision, scenario)\n")
-            sections += [render(name, pd.read_csv(csv), s["preset"], cp) for cp in found]
+    params, shown = load_params(), set()
+    for name, table in s["tables"].items():
+        family = family_of(params, table["model"])
+        csv = perf / f"{name}.csv"
+        if not csv.exists():
+            continue
+        frame = pd.read_csv(csv)
+        precision = str(frame["precision"].iloc[0]) if "precision" in frame else s["precision"]
+        preset = str(frame["preset"].iloc[0]) if "preset" in frame else s["preset"]
+        found = counterparts(family.published_counterpart(name), None, preset, table["scenario"])
+        found.sort(key=lambda cp: cp.precision != precision.upper())   # the same precision first
+        if not found:
+            sections.append(f"#### {name}: no published counterpart (same model, scenario)\n")
+        sections += [render(name, frame, preset, cp) for cp in found]
+        shown.update(cp.table_id for cp in found)
+    sections.insert(1, f"{len(shown)} published tables shown beside this profile's measured tables.\n")
     text = "\n".join(sections)
     print(text)
     atomic.write_text(REPORTS / f"published-{gpu}.md", text)

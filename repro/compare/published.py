@@ -23,45 +23,55 @@ class Counterpart:
     model_size: str
     frame: pd.DataFrame
     style: str
+    precision: str = ""
 
 
-def counterparts(display: str, source: str, precision: str, preset: str) -> list[Counterpart]:
-    """Published tables of the model (its published name) in one source document (its family says
-    which document publishes a variant)."""
+def counterparts(match: dict[str, str], precision: str | None, preset: str, scenario: str = "offline") -> list[Counterpart]:
+    """Published tables matching ``match`` (index columns: the source document and the model's published
+    name, which its family gives) in the same scenario and precision (``None``: every precision, the
+    same one first); size matched where the preset is a published size."""
     index = load_index(paths.PUBLISHED_INDEX)
-    match = index[(index["source"] == source) & (index["model"] == display)
-                  & (index["precision"] == precision.upper()) & (index["scenario"] == "offline")]
-    if preset in set(match["model_size"]):
-        match = match[match["model_size"] == preset]
+    found = index[index["scenario"] == scenario]
+    if precision is not None:
+        found = found[found["precision"] == precision.upper()]
+    for column, value in match.items():
+        found = found[found[column] == value]
+    if preset in set(found["model_size"]):
+        found = found[found["model_size"] == preset]
     return [Counterpart(r["table_id"], r["title"], r["gpu"], r["model_size"], load_table(paths.ROOT, r["file"]),
-                        r["style"])
-            for _, r in match.iterrows()]
+                        r["style"], r["precision"])
+            for _, r in found.iterrows()]
 
 
-def side_by_side(measured: pd.DataFrame, published: pd.DataFrame, style: str) -> tuple[pd.DataFrame, list[int]]:
-    """Rows matched by batch (concurrency 1 both sides) with measured/published ratios; both sides read
-    through the metrics table (the published one from its style's headers and unit)."""
-    m = canonical(measured).set_index("batch")
-    p = canonical(published, style).set_index("batch")
-    common = [b for b in m.index if b in p.index]
+def side_by_side(measured: pd.DataFrame, published: pd.DataFrame, style: str) -> tuple[pd.DataFrame, list[str]]:
+    """Rows matched by (batch, concurrency) with measured/published ratios; both sides read through the
+    metrics table (the published one from its style's headers and unit)."""
+    m = canonical(measured).set_index(["batch", "concurrency"])
+    p = canonical(published, style).set_index(["batch", "concurrency"])
+    common = [k for k in m.index if k in p.index]
     out = pd.DataFrame({
-        "Batch": common,
-        "measured infer/s": [m.loc[b, THROUGHPUT] for b in common],
-        "published infer/s": [p.loc[b, THROUGHPUT] for b in common],
-        "throughput ratio": [m.loc[b, THROUGHPUT] / p.loc[b, THROUGHPUT] for b in common],
-        "measured p99 us": [m.loc[b, P99] for b in common],
-        "published p99 us": [p.loc[b, P99] for b in common],
-        "p99 ratio": [m.loc[b, P99] / p.loc[b, P99] for b in common]})
-    return out, [int(b) for b in m.index if b not in p.index]
+        "Batch": [b for b, _ in common],
+        "Concurrency": [c for _, c in common],
+        "measured infer/s": [m.loc[k, THROUGHPUT] for k in common],
+        "published infer/s": [p.loc[k, THROUGHPUT] for k in common],
+        "throughput ratio": [m.loc[k, THROUGHPUT] / p.loc[k, THROUGHPUT] for k in common],
+        "measured p99 us": [m.loc[k, P99] for k in common],
+        "published p99 us": [p.loc[k, P99] for k in common],
+        "p99 ratio": [m.loc[k, P99] / p.loc[k, P99] for k in common]})
+    return out, [f"{int(b)}" + (f" at concurrency {int(c)}" if c != 1 else "") for b, c in m.index if (b, c) not in p.index]
 
 
 def render(name: str, measured: pd.DataFrame, preset: str, cp: Counterpart) -> str:
     device = measured["device"].iloc[0]
-    size_note = "" if cp.model_size == preset else f"; size differs: measured {preset} preset vs published {cp.model_size}"
+    size_note = "" if cp.model_size == preset or not cp.model_size else \
+        f"; size differs: measured {preset} preset vs published {cp.model_size}"
+    measured_precision = str(measured["precision"].iloc[0]).upper() if "precision" in measured else ""
+    if cp.precision and measured_precision and cp.precision != measured_precision:
+        size_note += f"; precision differs: measured {measured_precision} vs published {cp.precision}"
     table, missing = side_by_side(measured, cp.frame, cp.style)
     head = (f"#### {name} (measured on {device}) vs published `{cp.table_id}` on {cp.gpu.upper()}{size_note}\n\n"
             f"Published: {cp.title}\n\n")
     body = tabulate(table, headers="keys", tablefmt="pipe", showindex=False,
-                    floatfmt=("g", ".0f", ".0f", ".3g", ".0f", ".0f", ".3g")) if len(table) else "(no common batch size)"
-    tail = f"\n\nMeasured batch sizes with no published counterpart: {', '.join(map(str, missing))}" if missing else ""
+                    floatfmt=("g", "g", ".0f", ".0f", ".3g", ".0f", ".0f", ".3g")) if len(table) else "(no common point)"
+    tail = f"\n\nMeasured points with no published counterpart: batch {', '.join(missing)}" if missing else ""
     return head + body + tail + "\n"

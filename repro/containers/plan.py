@@ -11,15 +11,17 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 from repro.containers.engine import Engine
 from repro.containers.pins import Pins
-from repro.families import family_of
+from repro.families import family_of, served_models
+from repro.measure import scenarios
 from repro.measure.perf_analyzer import PerfSettings, perf_command
-from repro.measure.scenarios import point_name
+from repro.measure.scenarios import Scenario, point_name
 from repro.profiles.catalog import Profile
 from repro.serving.server import HOST, Ports
 
@@ -85,7 +87,7 @@ def server_step(engine: Engine, pins: Pins, profile: Profile, params: dict, repo
 def deploy_plan(params: dict, profile: Profile, engine: Engine, pins: Pins,
                 stage_commands, ports: Ports = DEFAULT_PORTS) -> list[Step]:
     """Every command of ``make deploy-<profile.name>``, in order (pure: nothing runs)."""
-    root, models = engine.workspace, list(params["models"])
+    root, models = engine.workspace, served_models(params, profile)
     repo = root / "triton_repos" / profile.name
     steps = image_builds(engine, pins)
     steps.append(Step("shared", "the project environment (locked) and Triton runtime: make setup", ["make", "setup"]))
@@ -94,24 +96,29 @@ def deploy_plan(params: dict, profile: Profile, engine: Engine, pins: Pins,
     stages = dict(stage_commands(("repos", "accuracy", "tables"), PYTHON))
     steps.append(Step("repos", f"repos@{profile.name}: the container repositories (upstream layout)",
                       stages[f"repos@{profile.name}"]))
-    served = []
+    served: dict[str, list[Scenario]] = {}
     for model in models:
         family = family_of(params, model)
         for step in family.container_steps(model, params, profile, repo):
             steps.append(Step("convert", step.what, engine.run(image_tag(step.image, pins), step.command)))
-        served += family.container_served(model)
+        sweep = scenarios.from_params(profile.perf_for(family.name), family.scenarios)
+        served |= {name: sweep for name in family.container_served(model)}
     steps.append(server_step(engine, pins, profile, params, repo, served, ports))
     steps.append(Step("accuracy", f"accuracy@{profile.name}: served AUC vs TensorFlow's, against that server",
                       stages[f"accuracy@{profile.name}"]))
     client, settings = ClientRuntime(engine, image_tag("client", pins)), PerfSettings.from_params(profile.perf)
     perf = root / "results" / profile.name / "perf"
-    for model in served:
-        for batch in profile.perf["batch_sizes"]:
-            csv = perf / "raw" / f"{point_name(model, batch, settings.concurrency)}.csv"
-            steps.append(Step("perf", f"perf@{profile.name}: {model}, batch {batch}, concurrency {settings.concurrency}",
-                              perf_command(client, model, f"{HOST}:{ports.grpc}", batch, csv,
-                                           perf / f"{model}_input_data.json", settings,
-                                           profile.perf["measurement_interval_ms"])))
+    for model, sweep in served.items():
+        for scenario in sweep:
+            table = scenario.table_name(model)
+            for batch, concurrency in scenario.points:
+                csv = perf / "raw" / f"{point_name(table, batch, concurrency)}.csv"
+                steps.append(Step("perf", f"perf@{profile.name}: {model}, {scenario.name}, batch {batch}, concurrency "
+                                          f"{concurrency}",
+                                  perf_command(client, model, f"{HOST}:{ports.grpc}", batch, csv,
+                                               perf / f"{model}_input_data.json",
+                                               dataclasses.replace(settings, concurrency=concurrency),
+                                               profile.perf["measurement_interval_ms"])))
     steps.append(Step("serve", "stop the server", engine.stop(f"repro-{profile.name}-server")))
     steps.append(Step("tables", f"tables@{profile.name}: tables, plots and report in the published format",
                       stages[f"tables@{profile.name}"]))

@@ -12,7 +12,8 @@ from repro.families.base import Family
 def registry() -> dict[str, Family]:
     """Family name -> family. Imported lazily: a family loads its framework only when a stage needs it."""
     from repro.families.criteo.family import CRITEO
-    return {family.name: family for family in (CRITEO,)}
+    from repro.families.outbrain.family import OUTBRAIN
+    return {family.name: family for family in (CRITEO, OUTBRAIN)}
 
 
 def get_family(name: str) -> Family:
@@ -38,3 +39,8 @@ def families_in_use(params: dict) -> list[Family]:
     """The families of the models params.yaml selects, in registry order."""
     wanted = set(params["models"].values())
     return [family for name, family in registry().items() if name in wanted]
+
+
+def served_models(params: dict, profile) -> list[str]:
+    """The models of params.yaml that the profile serves (a family with ``flavour: none`` is skipped there)."""
+    return [model for model, family in params["models"].items() if profile.serves(family)]

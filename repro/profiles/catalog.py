@@ -31,6 +31,16 @@ class Online(Strict):
     concurrency: PositiveInts = Field(min_length=1)
 
 
+class FamilyPerf(Strict):
+    """``perf.families.<family>``: a family's own sweeps where they differ from the profile's (the published
+    W&D sweeps are not the DLRM ones); keys left out come from the profile's ``perf``."""
+    scenarios: Optional[list[Literal["offline", "online"]]] = Field(default=None, min_length=1)
+    batch_sizes: Optional[PositiveInts] = Field(default=None, min_length=1)
+    online: Optional[Online] = None
+    max_batch_size: Optional[int] = Field(default=None, gt=0)   # the family's repositories (default: repos')
+    note: str = ""              # why this profile's sweep differs from the published one (in the table heading)
+
+
 class Perf(Strict):
     scenarios: list[Literal["offline", "online"]] = Field(default=["offline"], min_length=1)
     batch_sizes: PositiveInts = Field(min_length=1)           # offline sweep
@@ -42,6 +52,7 @@ class Perf(Strict):
     retries: int = Field(ge=0)
     max_cv: float = Field(default=0.10, gt=0)   # windows' spread above this: the row is not called stable
     min_windows: int = Field(default=4, ge=1)   # fewer windows than this: up to 2 more perf_analyzer runs add theirs
+    families: dict[str, FamilyPerf] = {}        # per-family sweeps (see FamilyPerf)
 
 
 class Native(Strict):
@@ -77,6 +88,16 @@ class Profile:
             raise UserError(f"params.yaml: 'profiles.{self.name}.serving.{family}' is missing: say which flavour "
                             f"serves the {family} family on this profile.")
         return found
+
+    def serves(self, family: str) -> bool:
+        """Whether this profile serves the family (``flavour: none``: its models are skipped here)."""
+        return self.serving(family)["flavour"] != "none"
+
+    def perf_for(self, family: str) -> dict:
+        """The profile's perf settings with the family's own sweeps (``perf.families.<family>``) applied."""
+        override = {k: v for k, v in (self.perf.get("families") or {}).get(family, {}).items() if v is not None}
+        return {**{k: v for k, v in self.perf.items() if k != "families"},
+                "max_batch_size": self.repos["max_batch_size"], "note": "", **override}
 
     @property
     def instance_kind(self) -> str:

@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
-from repro.measure.metrics import BY_NAME, COMPONENTS, P99, THROUGHPUT, canonical, published  # noqa: E402
+from repro.measure.metrics import BY_NAME, COMPONENTS, P50, P99, THROUGHPUT, canonical, published  # noqa: E402
 from repro.report.render import render_markdown  # noqa: E402
 
 plt.rcParams.update({"svg.hashsalt": "repro", "svg.fonttype": "none"})
@@ -30,6 +30,7 @@ def heading(display: str, labels: dict, size: str, scenario: str = "offline") ->
 # What Triton serves, by the rows' `serving` label (the GPU flavour's); rows without it are the
 # cpu flavour's measured variants, which are ensembles.
 MODEL_FORMATS = {"fused": "one python-backend model (sparse and dense inside it)",
+                 "whole": "one python-backend model (the whole model), dynamic batching",
                  "ensemble": "Triton ensemble (python-backend sparse step + python-backend dense step)",
                  "transport": "one python-backend model that returns zeros (no model work)"}
 ENSEMBLE = "Triton ensemble (python-backend sparse + python-backend dense)"
@@ -40,21 +41,24 @@ def parameter_table(labels: dict, display: str, size: str, max_batch: int, insta
             ("Engine", labels["engine"]), ("Precision", labels["precision"]), ("Runtime", labels["runtime"]),
             ("Model format", MODEL_FORMATS.get(str(labels.get("serving")), ENSEMBLE)),
             ("Max batch size", max_batch), ("Number of model instances", instances), ("Versions", labels["versions"])]
+    if pd.notna(labels.get("inputs", float("nan"))):
+        rows.insert(6, ("Client inputs", labels["inputs"]))
     return tabulate(rows, headers=["Parameter Name", "Parameter Value"], tablefmt="pipe")
 
 
 def measured_markdown(frame: pd.DataFrame, display: str, size: str, max_batch: int, instances: int,
-                      style: str) -> str:
+                      style: str, sweep_note: str = "") -> str:
     """Heading, parameter table and the results in the family's published style (columns, unit)."""
     frame = canonical(frame)
-    labels = frame.iloc[0][[c for c in ("engine", "precision", "device", "runtime", "versions", "serving")
+    labels = frame.iloc[0][[c for c in ("engine", "precision", "device", "runtime", "versions", "serving", "inputs")
                             if c in frame]].to_dict()
     unstable = frame.loc[~frame["stable"].astype(bool), "batch"].tolist()
     note = (f"\n\nNot stable (perf_analyzer never reached its criterion, or the windows' coefficient of variation "
             f"exceeds perf.max_cv): batch {', '.join(map(str, unstable))}." if unstable else "")
     scenario = str(frame["scenario"].iloc[0]) if "scenario" in frame else "offline"
     note += evidence_markdown(frame)
-    return (f"{heading(display, labels, size, scenario)}\n\n{parameter_table(labels, display, size, max_batch, instances)}\n\n"
+    sweep = f"Sweep {sweep_note}.\n\n" if sweep_note else ""
+    return (f"{heading(display, labels, size, scenario)}\n\n{sweep}{parameter_table(labels, display, size, max_batch, instances)}\n\n"
             f"{render_markdown(published(frame, style), style)}{note}\n")
 
 
@@ -109,18 +113,41 @@ def plot_throughput(frames: dict[str, pd.DataFrame], path: Path, title: str) -> 
     save_svg(fig, path)
 
 
+def plot_latency_vs_concurrency(frames: dict[str, pd.DataFrame], path: Path, title: str) -> None:
+    """The online tables: p50 and p99 latency against concurrency (p99's 95% interval where measured)."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, frame in frames.items():
+        frame = canonical(frame)
+        ax.plot(frame["concurrency"], frame[P50] / 1000, marker="o", label=f"{name} p50")
+        if {"latency_p99_ci_low_us", "latency_p99_ci_high_us"} <= set(frame.columns):
+            low = (frame[P99] - frame["latency_p99_ci_low_us"]).clip(lower=0).fillna(0) / 1000
+            high = (frame["latency_p99_ci_high_us"] - frame[P99]).clip(lower=0).fillna(0) / 1000
+            ax.errorbar(frame["concurrency"], frame[P99] / 1000, yerr=[low, high], marker="s", capsize=3,
+                        label=f"{name} p99")
+        else:
+            ax.plot(frame["concurrency"], frame[P99] / 1000, marker="s", label=f"{name} p99")
+    ax.set(xlabel="concurrent client requests", ylabel="latency (ms)", title=title)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    save_svg(fig, path)
+
+
 def plot_latency_breakdown(frame: pd.DataFrame, path: Path, title: str) -> None:
-    """Stacked server/client phases per batch with p99 marked; a log axis where batches span decades."""
+    """Stacked server/client phases per point (batch; concurrency for the online tables) with p99 marked;
+    a log axis where the points span decades."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
     frame = canonical(frame)
-    labels, bottom = [str(b) for b in frame["batch"]], pd.Series(0.0, index=frame.index)
+    online = "scenario" in frame and str(frame["scenario"].iloc[0]) == "online"
+    axis = "concurrency" if online else "batch"
+    labels, bottom = [str(b) for b in frame[axis]], pd.Series(0.0, index=frame.index)
     for name in COMPONENTS:
         ax.bar(labels, frame[name], bottom=bottom, label=BY_NAME[name].column)
         bottom = bottom + frame[name]
     ax.plot(labels, frame[P99], "k_", markersize=14, label="p99 latency")
     if frame[P99].max() > 10 * max(frame[P99].min(), 1e-9):
         ax.set_yscale("log")
-    ax.set(xlabel="batch size", ylabel="latency (us)", title=title)
+    ax.set(xlabel="concurrent client requests" if online else "batch size", ylabel="latency (us)", title=title)
     ax.legend(fontsize=6)
     save_svg(fig, path)
 

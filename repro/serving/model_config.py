@@ -55,11 +55,12 @@ def python_model(name: str, max_batch_size: int, inputs: list[Tensor], outputs: 
 
 
 def tf_savedmodel(name: str, max_batch_size: int, inputs: list[Tensor], outputs: list[Tensor],
-                  instances: int) -> mc.ModelConfig:
-    """Upstream TF sparse submodel: tensorflow_savedmodel with the gpu_io accelerator."""
+                  instances: int, accelerator: str = "gpu_io") -> mc.ModelConfig:
+    """An upstream TF SavedModel on the GPU: tensorflow_savedmodel with a GPU execution accelerator (the
+    DLRM sparse submodel: gpu_io; W&D: auto_mixed_precision, the published "Automatic FP16")."""
     config = base_config(name, max_batch_size, inputs, outputs)
     config.platform = "tensorflow_savedmodel"
-    config.optimization.execution_accelerators.gpu_execution_accelerator.add(name="gpu_io")
+    config.optimization.execution_accelerators.gpu_execution_accelerator.add(name=accelerator)
     add_instances(config, instances, "KIND_GPU")
     return config
 
@@ -93,6 +94,12 @@ def tensorrt_dense(name: str, max_batch_size: int, inputs: list[Tensor], output:
                 spec.input[t.name].dim.append(batch * (flat_widths or {})[t.name])
     add_instances(config, instances, "KIND_GPU")
     return config
+
+
+def add_dynamic_batching(config: mc.ModelConfig, preferred: list[int], max_queue_delay_us: int = 0) -> None:
+    """Server-side batching of concurrent requests (the online tables), preferring ``preferred`` batches."""
+    config.dynamic_batching.preferred_batch_size.extend(preferred)
+    config.dynamic_batching.max_queue_delay_microseconds = max_queue_delay_us
 
 
 def ensemble(name: str, max_batch_size: int, inputs: list[Tensor], outputs: list[Tensor],

@@ -2,7 +2,6 @@
 files) and dense (TF SavedModel -> ONNX via tf2onnx), with the ONNX-vs-TF check."""
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import tensorflow as tf
 
 from repro.families.criteo import models
 from repro.families.criteo.checkpoint import Checkpoint
+from repro.families.tf_common import pin_fingerprint_uuid
 
 SPARSE_INPUT, SPARSE_OUTPUT = "categorical_features", "lookup_vectors"
 DENSE_INPUTS, DENSE_OUTPUT = ("numerical_features", "lookup_vectors"), "output"
@@ -37,20 +37,6 @@ class DenseModule(tf.Module):
                                                                            exact=False)},
             input_signature=[tf.TensorSpec([None, 13], tf.float32, DENSE_INPUTS[0]),
                              tf.TensorSpec([None, num_tables, dim], tf.float32, DENSE_INPUTS[1])])
-
-
-def pin_fingerprint_uuid(savedmodel: Path) -> None:
-    """TensorFlow writes a random ``uuid`` into fingerprint.pb; every other field is a content hash.
-    Derive the uuid from those hashes so the same model gives the same bytes (two clean runs must)."""
-    from tensorflow.core.protobuf import fingerprint_pb2
-    path = savedmodel / "fingerprint.pb"
-    if not path.exists():
-        return
-    fingerprint = fingerprint_pb2.FingerprintDef.FromString(path.read_bytes())
-    fingerprint.uuid = ""
-    digest = hashlib.sha256(fingerprint.SerializeToString(deterministic=True)).digest()
-    fingerprint.uuid = str(int.from_bytes(digest[:16], "big"))
-    path.write_bytes(fingerprint.SerializeToString(deterministic=True))
 
 
 def save_sparse(ckpt: Checkpoint, devices: list[str], out: Path) -> None:

@@ -134,6 +134,13 @@ class Criteo:
         table[self.native_speedup] = (table[columns["native_tf"]] / table[columns["hps"]]).round(2)
         return table.rename_axis("Batch size").reset_index()
 
+    def published_counterpart(self, table: str) -> dict:
+        """Which published tables a measured table sits beside: the document that publishes its sparse
+        variant (TF SavedModel -> seed 001, HPS or the HPS-like cache -> seed 000; index.csv columns)."""
+        parts = table.split("_")   # cpu: <model>_<tf|hps>; h100: <model>_<preset>_<precision>_<sparse>_<serving>
+        variant = "hps" if {"hps", "cache"} & set(parts) else "tf"
+        return {"source": self.published_sources[variant], "model": self.display_names[parts[0]]}
+
     def size_label(self, params: dict) -> str:
         return f"{params['data'][self.name]['preset']} preset"
 

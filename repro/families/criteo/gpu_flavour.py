@@ -140,7 +140,7 @@ def accuracy_checks(model: str, repos: Path, options: dict, tolerance: float, ba
 def write_bench_input(path: Path, preset: str, seed: int, samples: int) -> None:
     """perf_analyzer input: power-law category ids over the preset's real cardinalities."""
     from repro.families.criteo.client import write_request_inputs
-    from repro.families.criteo.synthetic import power_law_categories
+    from repro.families.sampling import power_law_categories
     rng = np.random.default_rng(seed)
     ids = np.stack([power_law_categories(rng, c, samples) for c in get_preset(preset).cardinalities], axis=1)
     num = np.log1p(rng.lognormal(1.0, 1.2, size=(samples, 13))).astype(np.float32)

@@ -54,8 +54,8 @@ def with_limits(frame: pd.DataFrame, cfg: ServeConfig, flops: float, section: di
 
 def a100_side_by_side(frame: pd.DataFrame, cfg: ServeConfig) -> tuple[str, pd.DataFrame | None]:
     variant = "hps" if cfg.sparse == "cache" else "tf"
-    found = [c for c in counterparts(CRITEO.display_names[cfg.model], CRITEO.published_sources[variant], cfg.precision,
-                                        cfg.preset) if c.gpu == "a100"]
+    found = [c for c in counterparts({"source": CRITEO.published_sources[variant],
+                                      "model": CRITEO.display_names[cfg.model]}, cfg.precision, cfg.preset) if c.gpu == "a100"]
     if not found:
         return "no published A100 counterpart", None
     cp = found[0]
@@ -187,7 +187,8 @@ def plots(runs: dict[str, pd.DataFrame], out: Path) -> list[str]:
         groups.setdefault((cfg.model, cfg.preset), {})[f"{cfg.precision} {cfg.sparse}/{cfg.serving}{suffix}"] = frame
     for (model, preset), frames in sorted(groups.items()):
         for precision in ("fp32", "fp16"):
-            for c in counterparts(CRITEO.display_names[model], CRITEO.published_sources["tf"], precision, preset):
+            for c in counterparts({"source": CRITEO.published_sources["tf"], "model": CRITEO.display_names[model]},
+                                   precision, preset):
                 if c.gpu == "a100" and c.model_size == preset:
                     frames[f"{precision} published A100 (TF+TRT)"] = c.frame
         path = out / f"throughput_{model}_{preset}.svg"

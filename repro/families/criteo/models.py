@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from repro.families.tf_common import exact_matmul
+
 BOTTOM_MLP = (512, 256, 128)
 TOP_MLP = (1024, 1024, 512, 256, 1)
 CROSS_LAYERS = 3
@@ -61,14 +63,6 @@ def init_dense(model: str, num_tables: int, num_numerical: int, dim: int, seed: 
 def init_tables(cardinalities: list[int], dim: int, seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed + 1)
     return [rng.uniform(-0.05, 0.05, size=(rows, dim)).astype(np.float32) for rows in cardinalities]
-
-
-def exact_matmul(a: tf.Tensor, b: tf.Tensor, transpose_b: bool = False) -> tf.Tensor:
-    """float32 in and out, products and sums in float64, rounded once. oneDNN and Eigen split a float32
-    sum by the CPU's cache sizes, so plain tf.matmul differs in its last bits between CPUs; this does
-    not (nor does its gradient, which is float64 matmuls too). Training and TensorFlow's own scores use
-    it; the exported graph keeps plain float32 MatMul."""
-    return tf.cast(tf.matmul(tf.cast(a, tf.float64), tf.cast(b, tf.float64), transpose_b=transpose_b), tf.float32)
 
 
 def apply_mlp(weights: dict, prefix: str, x: tf.Tensor, layers: int, last_linear: bool,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from repro.families.criteo.dataset import Split
+from repro.families.sampling import power_law_categories
 
 
 @dataclass(frozen=True)
@@ -17,17 +18,7 @@ class Teacher:
     bias: float
 
 
-ZIPF_EXPONENT = 1.1       # Criteo-like skew: a few percent of rows serve most lookups
 EFFECT_ROWS = 1000        # the teacher scores the most frequent categories of each table
-
-
-def power_law_categories(rng: np.random.Generator, cardinality: int, n: int) -> np.ndarray:
-    """Category ids with P(rank r) ~ r^-s, ranks scattered over the table by a seeded permutation."""
-    ranks = rng.zipf(ZIPF_EXPONENT, size=n) - 1
-    ranks = np.minimum(ranks, cardinality - 1).astype(np.int64)
-    if cardinality <= 1 << 20:
-        return rng.permutation(cardinality)[ranks].astype(np.int32)
-    return ((ranks * 2654435761 + 12345) % cardinality).astype(np.int32)  # bijective scatter, no big permutation
 
 
 def make_teacher(rng: np.random.Generator, cardinalities: list[int], num_numerical: int) -> Teacher:

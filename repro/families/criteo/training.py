@@ -11,6 +11,7 @@ from repro.families.criteo import models
 from repro.families.criteo.checkpoint import Checkpoint
 from repro.families.criteo.dataset import Split
 from repro.families.scores import roc_auc
+from repro.families.tf_common import Adam, configure_determinism, f64  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)
@@ -19,44 +20,6 @@ class TrainConfig:
     batch_size: int
     learning_rate: float
     seed: int
-
-
-def configure_determinism(seed: int, threads: int) -> None:
-    tf.keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-    try:
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-    except RuntimeError:  # already initialised in this process (several stages run in one test process)
-        if tf.config.threading.get_intra_op_parallelism_threads() != threads:
-            raise
-
-
-def f64(x) -> tf.Tensor:
-    return tf.cast(x, tf.float64)
-
-
-class Adam:
-    """Plain Adam over tf.Variables (gradients densified; tables here are small). The update is computed
-    in float64 and rounded once to the float32 variables: float32 division and square root go through
-    the CPU's approximate reciprocal instructions in Eigen, whose bits differ between CPUs."""
-
-    def __init__(self, variables: list[tf.Variable], lr: float, beta1: float = 0.9, beta2: float = 0.999):
-        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, 1e-7
-        self.m = [tf.Variable(tf.zeros_like(v)) for v in variables]
-        self.v = [tf.Variable(tf.zeros_like(v)) for v in variables]
-        self.step = tf.Variable(0.0)
-
-    def apply(self, grads: list, variables: list[tf.Variable]) -> None:
-        self.step.assign_add(1.0)
-        step = f64(self.step)
-        correction = tf.sqrt(1 - self.beta2 ** step) / (1 - self.beta1 ** step)
-        for g, var, m, v in zip(grads, variables, self.m, self.v):
-            g = f64(tf.convert_to_tensor(g))
-            m.assign(tf.cast(self.beta1 * f64(m) + (1 - self.beta1) * g, tf.float32))
-            v.assign(tf.cast(self.beta2 * f64(v) + (1 - self.beta2) * g * g, tf.float32))
-            update = self.lr * correction * f64(m) / (tf.sqrt(f64(v)) + self.eps)
-            var.assign(tf.cast(f64(var) - update, tf.float32))
 
 
 def predict(model: str, dense: dict, tables: list, split: Split, batch: int = 8192) -> np.ndarray:

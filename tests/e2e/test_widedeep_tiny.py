@@ -1,0 +1,141 @@
+"""Wide & Deep, `tiny` preset, through every stage: real TensorFlow, tf2onnx, ONNX Runtime, the real
+Triton server (dynamic batching) and the real perf_analyzer, offline and online. Runs in a temporary
+directory; the repo's results are untouched."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from repro import paths
+from repro.serving.model_config import from_pbtxt
+from stages import accuracy, convert, data, engine, host, perf, repos, tables, train
+
+pytestmark = pytest.mark.e2e
+
+
+def tiny_params(tmp_path):
+    params = yaml.safe_load((paths.ROOT / "params.yaml").read_text())
+    params["data"]["outbrain"]["preset"] = "tiny"
+    params["models"] = {"widedeep": "outbrain"}
+    params["train"]["outbrain"].update(epochs=2, batch_size=256)
+    params["convert"]["outbrain"]["check_samples"] = 256
+    cpu = params["profiles"]["cpu"]
+    cpu["perf"].update(measurement_interval_ms=500, max_trials=4, retries=1, min_windows=3)
+    cpu["perf"]["families"]["outbrain"].update(batch_sizes=[1, 64], online={"batch_size": 16, "concurrency": [2, 4]})
+    cpu["native"].update(models=[])
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("widedeep")
+    p = tiny_params(tmp)
+    d = {k: tmp / k for k in ("data", "train", "convert", "engine", "repos", "results")}
+    r = d["results"]
+    assert data.main(["--params", str(p), "--out", str(d["data"])]) == 0
+    assert train.main(["--params", str(p), "--model", "widedeep", "--data", str(d["data"] / "outbrain"), "--out",
+                       str(d["train"] / "widedeep"), "--metrics", str(r / "train" / "widedeep.json")]) == 0
+    assert convert.main(["--params", str(p), "--model", "widedeep", "--checkpoint", str(d["train"] / "widedeep"),
+                         "--data", str(d["data"] / "outbrain"), "--out", str(d["convert"] / "widedeep"),
+                         "--report", str(r / "convert" / "widedeep.json")]) == 0
+    assert engine.main(["--params", str(p), "--model", "widedeep", "--converted", str(d["convert"] / "widedeep"),
+                        "--out", str(d["engine"] / "widedeep")]) == 0
+    assert repos.main(["--params", str(p), "--profile", "cpu", "--converted", str(d["convert"]), "--engines",
+                       str(d["engine"]), "--checkpoints", str(d["train"]), "--data", str(d["data"]),
+                       "--out", str(d["repos"])]) == 0
+    assert accuracy.main(["--params", str(p), "--profile", "cpu", "--repos", str(d["repos"]), "--data", str(d["data"]),
+                          "--train-metrics", str(r / "train"), "--out", str(r / "cpu" / "accuracy.json")]) == 0
+    assert perf.main(["--params", str(p), "--profile", "cpu", "--repos", str(d["repos"]), "--data", str(d["data"]),
+                      "--out", str(r / "cpu" / "perf"), "--summary", str(r / "cpu" / "perf_summary.json")]) == 0
+    (r / "cpu" / "native").mkdir(parents=True)
+    assert host.main(["--params", str(p), "--profile", "cpu", "--out", str(r / "cpu" / "host.json")]) == 0
+    assert tables.main(["--params", str(p), "--profile", "cpu", "--perf", str(r / "cpu" / "perf"), "--native",
+                        str(r / "cpu" / "native"), "--accuracy", str(r / "cpu" / "accuracy.json"),
+                        "--host", str(r / "cpu" / "host.json"), "--out", str(r / "cpu" / "tables")]) == 0
+    return d, p
+
+
+def test_data_layout_is_upstreams(run):
+    d, _ = run
+    root = d["data"] / "outbrain"
+    valid = sorted((root / "valid").glob("part_*.parquet"))
+    assert len(valid) == 2   # the tiny preset's file count
+    frame = pd.concat([pd.read_parquet(f) for f in valid], ignore_index=True)
+    assert frame["display_id"].is_monotonic_increasing
+    assert (frame.groupby("display_id")["clicked"].sum() == 1).all()     # exactly one click per display
+    for column in ("topic_id_list", "entity_id_list", "category_id_list"):
+        assert frame[column].map(len).max() <= 3 and frame[column].map(len).min() >= 0
+    assert len([c for c in frame.columns if c not in ("display_id", "clicked")]) == 29
+
+
+def test_export_parity_and_names(run):
+    import onnx
+    d, _ = run
+    report = json.loads((d["results"] / "convert" / "widedeep.json").read_text())
+    assert report["onnx_vs_tf_max_abs_diff"] < 1e-5
+    assert set(report["cpu_engines_samples_per_s"]) == {"onnxruntime", "tensorflow"}
+    graph = onnx.load(str(d["convert"] / "widedeep" / "model.onnx")).graph
+    assert len(graph.input) == 29 and [o.name for o in graph.output] == ["wide_deep_model"]
+    assert {i.name for i in graph.input} >= {"document_id", "topic_id_list", "ad_id_ctr"}
+
+
+def test_served_map_matches_tensorflow(run):
+    d, _ = run
+    result = json.loads((d["results"] / "cpu" / "accuracy.json").read_text())["models"]["widedeep_onnxruntime"]
+    assert result["passed"] and result["metric"] == "MAP@12" and result["abs_diff"] < 1e-4
+
+
+def test_offline_and_online_tables(run):
+    d, _ = run
+    perf_dir = d["results"] / "cpu" / "perf"
+    offline = pd.read_csv(perf_dir / "widedeep_onnxruntime.csv")
+    online = pd.read_csv(perf_dir / "widedeep_onnxruntime_online.csv")
+    assert offline["batch"].tolist() == [1, 64] and set(offline["concurrency"]) == {1}
+    assert online["concurrency"].tolist() == [2, 4] and set(online["batch"]) == {16}
+    assert np.isfinite(online["throughput_infer_per_s"]).all()
+    report = (d["results"] / "cpu" / "tables" / "report.md").read_text()
+    assert "Online: Wide & Deep" in report and "scaled down for the CPU" in report
+    assert "p99 latency (ms)" in report   # the published W&D layout: milliseconds
+    assert (d["results"] / "cpu" / "tables" / "widedeep_online_latency.svg").exists()
+
+
+def test_container_repository(run):
+    d, _ = run
+    tf = from_pbtxt((d["repos"] / "container" / "widedeep_tf" / "config.pbtxt").read_text())
+    trt = from_pbtxt((d["repos"] / "container" / "widedeep_trt" / "config.pbtxt").read_text())
+    assert tf.platform == "tensorflow_savedmodel" and tf.max_batch_size == 131072
+    assert tf.optimization.execution_accelerators.gpu_execution_accelerator[0].name == "auto_mixed_precision"
+    assert trt.backend == "tensorrt" and trt.optimization.cuda.graphs and trt.instance_group[0].count == 2
+    assert list(trt.dynamic_batching.preferred_batch_size) == [131072]
+    assert (d["repos"] / "container" / "widedeep_trt" / "onnx" / "model.onnx").exists()
+
+
+def test_container_models_load_and_answer_with_standins(run, tmp_path):
+    """Upstream's two W&D models, each replaced by a stand-in of identical I/O, load in the real server
+    and answer a request shaped like upstream's client's."""
+    import tritonclient.grpc as grpcclient
+
+    from repro.families.outbrain.features import INPUTS, input_dtype, input_width
+    from repro.serving.runtime import Runtime
+    from repro.serving.server import TritonServer
+    from repro.serving.standins import standin_repository
+    d, _ = run
+    standin_repository(d["repos"] / "container", tmp_path / "standins")
+    with TritonServer(Runtime(paths.RUNTIME), tmp_path / "standins", tmp_path / "server.log",
+                      models=["widedeep_tf", "widedeep_trt"]) as server:
+        client = grpcclient.InferenceServerClient(server.ports.grpc_url)
+        for model in ("widedeep_tf", "widedeep_trt"):
+            inputs = []
+            for name in INPUTS:
+                array = np.zeros((4, input_width(name)), np.float32 if input_dtype(name) == "FP32" else np.int32)
+                tensor = grpcclient.InferInput(name, list(array.shape), input_dtype(name))
+                tensor.set_data_from_numpy(array)
+                inputs.append(tensor)
+            assert client.infer(model, inputs).as_numpy("wide_deep_model").shape == (4, 1)
+        client.close()
