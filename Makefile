@@ -17,7 +17,7 @@ export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DVC         := $(VENV)/bin/dvc
 
-.PHONY: pin-images calibrate-compare _force check-determinism-cpus check-params h100-kit deploy-h100 remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
+.PHONY: bench-widedeep pin-images calibrate-compare _force check-determinism-cpus check-params h100-kit deploy-h100 remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
 
 GPU  ?= cpu
 BASE ?=
@@ -56,10 +56,10 @@ h100-kit: setup ## Write the h100 repositories (dvc repro repos@h100) and pack d
 	@$(DVC) repro repos@h100
 	@$(PY) -m tools.h100_kit build --out dist/h100 --python $(PYTHON) --repos triton_repos/h100
 
-deploy-h100: ## On the GPU host (PyTorch + CUDA; dist/h100/ and triton_repos/h100/ carried): the h100 stages [FROM=perf]
+deploy-h100: ## On the GPU host (PyTorch + CUDA; dist/h100/ and triton_repos/h100/ carried): the h100 stages [FROM=perf] [MODELS=widedeep: measure these, keep the others']
 	@$(H100_PY) -m tools.h100_kit unpack --kit dist/h100 --work .h100
 	@REPRO_RUNTIME=$(CURDIR)/.h100/runtime/runtime PYTHONPATH=$(CURDIR)/.h100/site:$(CURDIR) \
-	  $(H100_PY) -m tools.run_profile --profile h100 --from $(FROM)
+	  $(H100_PY) -m tools.run_profile --profile h100 --from $(FROM) $(if $(MODELS),--models $(MODELS))
 
 record-%: setup ## After a GPU host's run: enter results/<profile>/ in dvc.lock (dvc commit of its measuring stages)
 	@$(PY) -m tools.check_params
@@ -95,6 +95,9 @@ check-determinism-cpus: setup ## Same data and DLRM checkpoint natively and on a
 
 calibrate-compare: setup ## How often make compare is right here: A/A pairs of independent runs and slowed variants [REPS=6]
 	@$(PY) -m tools.calibrate_compare $(if $(REPS),--reps $(REPS))
+
+bench-widedeep: setup ## W&D on the cpu: TensorFlow vs ONNX Runtime in-process (the engine choice) and served vs in-process
+	@$(PY) -m tools.widedeep_bench
 
 bench: setup ## Print cold pipeline time, no-op repro time and the cpu DLRM offline table
 	@$(PY) -m tools.bench

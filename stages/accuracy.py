@@ -38,11 +38,19 @@ def gate(name: str, served: float, reference: float, tolerance: float) -> dict:
             "passed": bool(delta <= tolerance)}  # NaN compares False: it fails
 
 
-def build(profile_name: str, repos: Path, data: Path, train_metrics: Path, out: Path, params_path: Path) -> None:
+def build(profile_name: str, repos: Path, data: Path, train_metrics: Path, out: Path, params_path: Path,
+          only: list[str] | None = None) -> None:
+    """``only``: check just these models; the earlier report's entries of the others are kept."""
+    from stages.perf import only_models
     params = load_params(params_path)
     profile = get_profile(params, profile_name)
+    models = only_models(served_models(params, profile), only)
     report, failures = {"profile": profile.name, "models": {}}, []
-    for model in served_models(params, profile):
+    if only and out.exists():
+        earlier = json.loads(out.read_text())["models"]
+        prefixes = tuple(f"{m}_" for m in models)
+        report["models"] = {k: v for k, v in earlier.items() if k not in models and not k.startswith(prefixes)}
+    for model in models:
         family = family_of(params, model)
         reference = json.loads((train_metrics / f"{model}.json").read_text())
         checks = family.accuracy_checks(model, repos, data, reference, params, profile)
@@ -78,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     for flag in ("--repos", "--data", "--train-metrics", "--out"):
         parser.add_argument(flag, type=Path, required=True)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--models", default=None, help="comma-separated: check only these, keep the others' entries")
     a = parser.parse_args(argv)
-    return run_stage("accuracy", lambda: build(a.profile, a.repos, a.data, a.train_metrics, a.out, a.params))
+    only = a.models.split(",") if a.models else None
+    return run_stage("accuracy", lambda: build(a.profile, a.repos, a.data, a.train_metrics, a.out, a.params, only))
 
 
 if __name__ == "__main__":

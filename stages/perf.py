@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pandas as pd
 
 from repro import atomic
 from repro.cli import run_stage
+from repro.errors import UserError
 from repro.families import family_of, families_in_use, served_models
 from repro.measure import scenarios
 from repro.measure.campaign import measure_group
@@ -25,14 +27,22 @@ from repro.params import load_params
 from repro.profiles.catalog import get_profile
 
 
-def build(profile_name: str, repos: Path, data: Path, out: Path, summary: Path, params_path: Path) -> None:
+def build(profile_name: str, repos: Path, data: Path, out: Path, summary: Path, params_path: Path,
+          only: list[str] | None = None) -> None:
+    """``only``: measure just these models and keep the earlier results of the others (a GPU host whose
+    commands are time-limited measures a profile in parts; the tables stage then renders them all)."""
     params = load_params(params_path)
     profile = get_profile(params, profile_name)
+    models = only_models(served_models(params, profile), only)
+    kept = json.loads((out / "settings.json").read_text()) if only and (out / "settings.json").exists() else {}
     frames: dict[str, pd.DataFrame] = {}
-    tables: dict[str, dict] = {}
-    stats: dict[str, dict] = {}
+    tables: dict[str, dict] = {k: v for k, v in kept.get("tables", {}).items() if v["model"] not in models}
+    stats: dict[str, dict] = json.loads((out / "model_stats.json").read_text()) \
+        if only and (out / "model_stats.json").exists() else {}
     with atomic.replace_dir(out) as staging:
-        for model in served_models(params, profile):
+        if only and out.exists():
+            shutil.copytree(out, staging, dirs_exist_ok=True)
+        for model in models:
             family = family_of(params, model)
             sweep = scenarios.from_params(profile.perf_for(family.name), family.scenarios)
             breakdown: list[dict] = []
@@ -52,7 +62,19 @@ def build(profile_name: str, repos: Path, data: Path, out: Path, summary: Path, 
         (staging / "settings.json").write_text(json.dumps(settings, indent=2) + "\n")
         if any(stats.values()):
             (staging / "model_stats.json").write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n")
-    atomic.write_text(summary, json.dumps(summary_metrics(frames), indent=2) + "\n")
+    metrics = summary_metrics(frames)
+    if only and summary.exists():
+        metrics = {**{k: v for k, v in json.loads(summary.read_text()).items() if k in tables}, **metrics}
+    atomic.write_text(summary, json.dumps(metrics, indent=2) + "\n")
+
+
+def only_models(served: list[str], only: list[str] | None) -> list[str]:
+    if only is None:
+        return served
+    unknown = sorted(set(only) - set(served))
+    if unknown:
+        raise UserError(f"--models {','.join(unknown)}: not served on this profile (served: {', '.join(served)})")
+    return [m for m in served if m in only]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     for flag in ("--repos", "--data", "--out", "--summary"):
         parser.add_argument(flag, type=Path, required=True)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--models", default=None, help="comma-separated: measure only these, keep the others' results")
     a = parser.parse_args(argv)
-    return run_stage("perf", lambda: build(a.profile, a.repos, a.data, a.out, a.summary, a.params))
+    only = a.models.split(",") if a.models else None
+    return run_stage("perf", lambda: build(a.profile, a.repos, a.data, a.out, a.summary, a.params, only))
 
 
 if __name__ == "__main__":

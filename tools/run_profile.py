@@ -3,7 +3,7 @@ DVC nor a package index): the very commands dvc.yaml gives `host@<p>`, `accuracy
 `native@<p>` and `tables@<p>`, in that order, read from dvc.yaml. Back on the machine with DVC,
 `make record-<p>` enters the results in dvc.lock (`dvc commit`).
 
-    python -m tools.run_profile --profile h100 [--from perf]
+    python -m tools.run_profile --profile h100 [--from perf] [--models widedeep]
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import yaml
 from repro import paths
 
 STAGES = ("host", "accuracy", "perf", "native", "tables")
+SCOPED = ("accuracy", "perf")   # the stages --models narrows
 
 
 def stage_commands(dvc_yaml: Path, profile: str, stages: tuple[str, ...] = STAGES,
@@ -43,8 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", required=True)
     parser.add_argument("--from", dest="start", choices=STAGES, default=STAGES[0],
                         help="start at this stage (the earlier ones' results are on disk)")
+    parser.add_argument("--models", default=None,
+                        help="comma-separated: accuracy and perf measure only these and keep the others' results "
+                             "(a time-limited host measures a profile in parts)")
     a = parser.parse_args(argv)
     for name, command in stage_commands(paths.ROOT / "dvc.yaml", a.profile, STAGES[STAGES.index(a.start):]):
+        if a.models and name.split("@")[0] in SCOPED:
+            command = [*command, "--models", a.models]
         print(f"[deploy-{a.profile}] {name}: {shlex.join(command[1:])}", file=sys.stderr, flush=True)
         started = time.monotonic()
         rc = subprocess.run(command, cwd=paths.ROOT).returncode

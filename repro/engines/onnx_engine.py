@@ -7,8 +7,8 @@ that is one cuBLASLt GEMM with the bias (and ReLU) in its epilogue instead of th
 the activations, and a contraction dimension that is not a multiple of 8 (DLRM's 479) is padded
 with zero weights so FP16 tensor cores apply. The arithmetic is the same.
 
-Only the ops tf2onnx emits for the DLRM/DCNv2 dense parts are implemented; any other op is an error
-that names it.
+Only the ops tf2onnx emits for the DLRM/DCNv2 dense parts and the whole Wide & Deep model are
+implemented; any other op is an error that names it. Floating-point casts go to the engine's precision.
 """
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 SUPPORTED = {"MatMul", "Add", "Mul", "Relu", "Sigmoid", "Concat", "Transpose", "Reshape", "Unsqueeze", "Slice",
-             "Gather"}
+             "Gather", "Cast", "Min", "Max", "ReduceSum"}
+FLOAT_TYPES = {1, 10, 11, 16}   # ONNX TensorProto FLOAT, FLOAT16, DOUBLE, BFLOAT16: cast to the engine's precision
 FUSED = {"Linear", "DotInteraction"}   # written by fuse_linear / fuse_dot_interaction, never read from a file
 
 
@@ -77,28 +78,32 @@ def load_graph(path: Path, seed: int | None = None) -> Graph:
 
 def fuse_linear(graph: Graph) -> Graph:
     """MatMul with a constant 2-D weight, followed by Add of a constant bias (and optionally Relu),
-    each intermediate used once, becomes Linear(x, W, b; relu)."""
-    uses: dict[str, int] = {}
-    for node in graph.nodes:
-        for name in node.inputs:
-            uses[name] = uses.get(name, 0) + 1
-    nodes, i, out = list(graph.nodes), 0, []
-    while i < len(nodes):
-        n = nodes[i]
-        nxt = nodes[i + 1] if i + 1 < len(nodes) else None
-        if (n.op == "MatMul" and n.inputs[1] in graph.constants and graph.constants[n.inputs[1]].ndim == 2
-                and nxt is not None and nxt.op == "Add" and n.outputs[0] in nxt.inputs and uses[n.outputs[0]] == 1):
-            bias = [x for x in nxt.inputs if x != n.outputs[0]]
-            if len(bias) == 1 and bias[0] in graph.constants and graph.constants[bias[0]].ndim <= 1:
-                relu = i + 2 < len(nodes) and nodes[i + 2].op == "Relu" and nodes[i + 2].inputs[0] == nxt.outputs[0] \
-                    and uses[nxt.outputs[0]] == 1
-                last = nodes[i + 2] if relu else nxt
-                out.append(Node("Linear", (n.inputs[0], n.inputs[1], bias[0]), last.outputs, {"relu": relu}))
-                i += 3 if relu else 2
+    each intermediate used once, becomes Linear(x, W, b; relu), placed where the chain's last node was
+    (tf2onnx does not always emit the chain's nodes next to each other)."""
+    consumers, constants = _consumers(graph), dict(graph.constants)
+    replaced: dict[int, Node] = {}     # id of the chain's last node -> the Linear node
+    dropped: set[int] = set()
+    for n in graph.nodes:
+        if n.op != "MatMul" or n.inputs[1] not in constants or constants[n.inputs[1]].ndim != 2:
+            continue
+        add, chain = _only(consumers, n.outputs[0], "Add"), [n]
+        if add is not None:
+            bias = [x for x in add.inputs if x != n.outputs[0]]
+            if len(bias) != 1 or bias[0] not in constants or constants[bias[0]].ndim > 1:
                 continue
-        out.append(n)
-        i += 1
-    return Graph(tuple(out), graph.constants, graph.inputs, graph.outputs)
+            bias_name, chain = bias[0], [n, add]
+        else:   # tf2onnx folds away a zero bias: MatMul -> Relu is a Linear with a zero bias
+            bias_name = f"{n.outputs[0]}/zero_bias"
+            constants[bias_name] = np.zeros(constants[n.inputs[1]].shape[1], constants[n.inputs[1]].dtype)
+        relu = _only(consumers, chain[-1].outputs[0], "Relu")
+        if add is None and relu is None:
+            del constants[bias_name]
+            continue
+        last = relu or chain[-1]
+        replaced[id(last)] = Node("Linear", (n.inputs[0], n.inputs[1], bias_name), last.outputs, {"relu": relu is not None})
+        dropped |= {id(x) for x in chain}
+    nodes = tuple(replaced.get(id(n), n) for n in graph.nodes if id(n) not in dropped or id(n) in replaced)
+    return Graph(nodes, constants, graph.inputs, graph.outputs)
 
 
 def _consumers(graph: Graph) -> dict[str, list[Node]]:
@@ -197,6 +202,11 @@ class NumpyBackend:
     transpose = staticmethod(lambda a, perm: np.transpose(a, perm))
     gather = staticmethod(lambda a, idx, axis: np.take(a, idx, axis=axis))
     unsqueeze = staticmethod(lambda a, axes: np.expand_dims(a, tuple(axes)))
+    minimum, maximum = staticmethod(np.minimum), staticmethod(np.maximum)
+    reduce_sum = staticmethod(lambda a, axes, keepdims: np.sum(a, axis=tuple(axes), keepdims=keepdims))
+
+    def cast(self, a, to_float: bool):
+        return a.astype(self.dtype) if to_float else a.astype(np.int64)
 
     def linear_weights(self, weight: np.ndarray, bias: np.ndarray):
         return self.tensor(weight), self.tensor(bias)
@@ -248,6 +258,18 @@ class TorchBackend:
         for axis in sorted(axes):
             a = a.unsqueeze(axis)
         return a
+
+    def minimum(self, a, b):
+        return self.torch.minimum(a, b)
+
+    def maximum(self, a, b):
+        return self.torch.maximum(a, b)
+
+    def reduce_sum(self, a, axes, keepdims: bool):
+        return self.torch.sum(a, dim=tuple(axes), keepdim=keepdims)
+
+    def cast(self, a, to_float: bool):
+        return a.to(self.dtype) if to_float else a.long()
 
     def linear_weights(self, weight: np.ndarray, bias: np.ndarray):
         """[K, N] weight as a transposed [N, K'] view for addmm, K' = K padded to a multiple of 8."""
@@ -336,6 +358,14 @@ class Engine:
             elif op == "Slice":
                 params = [consts[n] if n else None for n in node.inputs[1:]] + [None] * (5 - len(node.inputs))
                 y = x[0][slice_index(tuple(x[0].shape), *params[:4])]
+            elif op == "Cast":
+                y = b.cast(x[0], node.attrs["to"] in FLOAT_TYPES)
+            elif op == "Min":
+                y = b.minimum(x[0], x[1])
+            elif op == "Max":
+                y = b.maximum(x[0], x[1])
+            elif op == "ReduceSum":
+                y = b.reduce_sum(x[0], consts[node.inputs[1]].tolist(), bool(node.attrs.get("keepdims", 1)))
             else:  # Gather
                 y = b.gather(x[0], x[1], node.attrs.get("axis", 0))
             env[node.outputs[0]] = y

@@ -36,7 +36,7 @@ def tiny_params(tmp_path):
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("widedeep")
     p = tiny_params(tmp)
-    d = {k: tmp / k for k in ("data", "train", "convert", "engine", "repos", "results")}
+    d = {k: tmp / k for k in ("data", "train", "convert", "engine", "repos", "repos_h100", "results")}
     r = d["results"]
     assert data.main(["--params", str(p), "--out", str(d["data"])]) == 0
     assert train.main(["--params", str(p), "--model", "widedeep", "--data", str(d["data"] / "outbrain"), "--out",
@@ -49,6 +49,9 @@ def run(tmp_path_factory):
     assert repos.main(["--params", str(p), "--profile", "cpu", "--converted", str(d["convert"]), "--engines",
                        str(d["engine"]), "--checkpoints", str(d["train"]), "--data", str(d["data"]),
                        "--out", str(d["repos"])]) == 0
+    assert repos.main(["--params", str(p), "--profile", "h100", "--converted", str(d["convert"]), "--engines",
+                       str(d["engine"]), "--checkpoints", str(d["train"]), "--data", str(d["data"]),
+                       "--out", str(d["repos_h100"])]) == 0   # written here, carried to the GPU host
     assert accuracy.main(["--params", str(p), "--profile", "cpu", "--repos", str(d["repos"]), "--data", str(d["data"]),
                           "--train-metrics", str(r / "train"), "--out", str(r / "cpu" / "accuracy.json")]) == 0
     assert perf.main(["--params", str(p), "--profile", "cpu", "--repos", str(d["repos"]), "--data", str(d["data"]),
@@ -85,17 +88,36 @@ def test_export_parity_and_names(run):
     assert {i.name for i in graph.input} >= {"document_id", "topic_id_list", "ad_id_ctr"}
 
 
+def test_both_cpu_engines_serve_the_same_map(run, tmp_path):
+    """The python-cpu flavour runs either engine (params choose by `make bench-widedeep`): both score alike."""
+    import yaml as _yaml
+
+    from stages import accuracy as acc, repos as rep
+    d, p = run
+    params = _yaml.safe_load(p.read_text())
+    other = {"tensorflow": "onnxruntime", "onnxruntime": "tensorflow"}[params["profiles"]["cpu"]["serving"]["outbrain"]["engine"]]
+    params["profiles"]["cpu"]["serving"]["outbrain"]["engine"] = other
+    q = tmp_path / "params.yaml"
+    q.write_text(_yaml.safe_dump(params))
+    assert rep.main(["--params", str(q), "--profile", "cpu", "--converted", str(d["convert"]), "--engines", str(d["engine"]),
+                     "--checkpoints", str(d["train"]), "--data", str(d["data"]), "--out", str(tmp_path / "repos")]) == 0
+    assert acc.main(["--params", str(q), "--profile", "cpu", "--repos", str(tmp_path / "repos"), "--data", str(d["data"]),
+                     "--train-metrics", str(d["results"] / "train"), "--out", str(tmp_path / "accuracy.json")]) == 0
+    assert json.loads((tmp_path / "accuracy.json").read_text())["models"][f"widedeep_{other}"]["passed"]
+
+
 def test_served_map_matches_tensorflow(run):
     d, _ = run
-    result = json.loads((d["results"] / "cpu" / "accuracy.json").read_text())["models"]["widedeep_onnxruntime"]
+    models = json.loads((d["results"] / "cpu" / "accuracy.json").read_text())["models"]
+    (result,) = [r for name, r in models.items() if name.startswith("widedeep_")]
     assert result["passed"] and result["metric"] == "MAP@12" and result["abs_diff"] < 1e-4
 
 
 def test_offline_and_online_tables(run):
     d, _ = run
     perf_dir = d["results"] / "cpu" / "perf"
-    offline = pd.read_csv(perf_dir / "widedeep_onnxruntime.csv")
-    online = pd.read_csv(perf_dir / "widedeep_onnxruntime_online.csv")
+    (offline_csv,) = [p for p in perf_dir.glob("widedeep_*.csv") if p.stem.count("_") == 1 and "breakdown" not in p.stem]
+    offline, online = pd.read_csv(offline_csv), pd.read_csv(perf_dir / f"{offline_csv.stem}_online.csv")
     assert offline["batch"].tolist() == [1, 64] and set(offline["concurrency"]) == {1}
     assert online["concurrency"].tolist() == [2, 4] and set(online["batch"]) == {16}
     assert np.isfinite(online["throughput_infer_per_s"]).all()
@@ -139,3 +161,30 @@ def test_container_models_load_and_answer_with_standins(run, tmp_path):
                 inputs.append(tensor)
             assert client.infer(model, inputs).as_numpy("wide_deep_model").shape == (4, 1)
         client.close()
+
+
+def test_h100_repositories_carry_the_graph_without_weights(run):
+    """The h100 flavour's repositories, written on the CPU machine: the graph without its weights (seeded on
+    the host), one repository per precision with CUDA graphs for the sweep, the gate with its samples, and
+    the same engine code on CPU tensors matching the numpy reference on the seeded weights."""
+    import torch
+
+    from repro.engines.onnx_engine import Engine, NumpyBackend, TorchBackend, load_graph, optimize
+    from repro.families.outbrain import gpu_flavour
+    d, _ = run
+    root = d["repos_h100"] / "widedeep"
+    assert not list((root / "graph").glob("*.not-carried")) and (root / "graph" / "model.onnx").stat().st_size < 200_000
+    for precision in ("fp32", "fp16"):
+        config = from_pbtxt((root / "perf" / precision / f"widedeep_gpu_{precision}" / "config.pbtxt").read_text())
+        assert config.max_batch_size == 131072 and config.instance_group[0].kind == 1   # KIND_GPU
+        spec = json.loads((root / "perf" / precision / f"widedeep_gpu_{precision}" / "1" / "spec.json").read_text())
+        assert spec["graph_batches"] == [1, 2048, 4096, 8192, 16384, 32768, 49152, 65536, 81920, 98304, 114688, 131072]
+    samples = gpu_flavour.read_gate(root)
+    assert len(samples) == 4096 or len(samples) == len(samples.label)
+    reference = gpu_flavour.reference_map(root, 20261122, samples)
+    assert 0 < reference <= 1
+    graph = optimize(load_graph(root / "graph" / "model.onnx", seed=20261122))
+    part = samples.rows(0, 64).inputs
+    want = Engine(graph, NumpyBackend())(**part)[0]
+    got = Engine(graph, TorchBackend("float32", "cpu"))(**{k: torch.from_numpy(v) for k, v in part.items()})[0]
+    assert np.abs(got.numpy() - want).max() < 1e-5

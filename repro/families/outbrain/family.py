@@ -48,13 +48,25 @@ class AccuracyParams(Section):
 
 class ServingParams(Section):
     """``profiles.<profile>.serving.outbrain``."""
-    flavour: Literal["python-cpu", "container", "none"]   # none: not served on this profile
+    flavour: Literal["python-cpu", "python-gpu", "container", "none"]   # none: not served on this profile
     engine: Optional[Literal["onnxruntime", "tensorflow"]] = None   # python-cpu: the whole model's engine
+    seed: Optional[int] = Field(default=None, gt=0)                 # python-gpu: weights generated on the host
+    precisions: list[Literal["fp32", "fp16"]] = []                  # python-gpu: one repository (server) each
+    fp32_matmul: Optional[Literal["ieee", "tf32"]] = None
+    input_samples: Optional[int] = Field(default=None, gt=0)        # python-gpu: perf_analyzer input entries
+    gate_samples: Optional[int] = Field(default=None, gt=0)         # python-gpu: validation samples of the gate
+    hardware: Optional[dict[str, float]] = None                     # python-gpu: nominal peaks (physical limits)
 
     @model_validator(mode="after")
-    def engine_for_python(self) -> "ServingParams":
+    def options_of_the_flavour(self) -> "ServingParams":
         if (self.flavour == "python-cpu") != (self.engine is not None):
             raise ValueError("the python-cpu flavour needs 'engine' (onnxruntime | tensorflow); other flavours take none")
+        gpu = ("seed", "fp32_matmul", "input_samples", "gate_samples", "hardware")
+        missing = [k for k in gpu if getattr(self, k) is None] + ([] if self.precisions else ["precisions"])
+        if self.flavour == "python-gpu" and missing:
+            raise ValueError(f"the python-gpu flavour needs {', '.join(missing)}")
+        if self.flavour != "python-gpu" and (self.precisions or any(getattr(self, k) is not None for k in gpu)):
+            raise ValueError(f"the {self.flavour} flavour takes none of the python-gpu options")
         return self
 
 
@@ -154,6 +166,10 @@ class Outbrain:
         batches = tuple(sorted(set(perf["batch_sizes"]) | ({perf["online"]["batch_size"]} if perf.get("online") else set())))
         if serving["flavour"] == "container":
             return {"container": repository.write_container_repo(out, inputs.converted, batches)}
+        if serving["flavour"] == "python-gpu":
+            from repro.families.outbrain import gpu_flavour
+            return gpu_flavour.write_repositories(inputs.converted, inputs.data, serving, perf,
+                                                  params["accuracy"][self.name]["batch_size"], out)
         settings = repository.LocalSettings(serving["engine"], perf["max_batch_size"], perf["max_batch_size"],
                                             profile.repos["instances"], profile.instance_kind, params["train"]["threads"])
         return {"local": repository.write_local_repo(out / "local", inputs.converted, settings),
@@ -171,6 +187,9 @@ class Outbrain:
                         profile: Profile) -> list[AccuracyCheck]:
         serving, cfg = profile.serving(self.name), params["accuracy"][self.name]
         split = data / self.name
+        if serving["flavour"] == "python-gpu":
+            from repro.families.outbrain import gpu_flavour
+            return gpu_flavour.accuracy_checks(repos, serving, cfg["map_tolerance"], cfg["batch_size"])
         if serving["flavour"] == "container":
             names, repository = self.container_served(model), repos
         else:
@@ -190,6 +209,10 @@ class Outbrain:
     def perf_groups(self, model: str, repos: Path, data: Path, params: dict, profile: Profile) -> list[ServedGroup]:
         from repro.families.outbrain.repository import served_name
         serving = profile.serving(self.name)
+        if serving["flavour"] == "python-gpu":
+            from repro.families.outbrain import gpu_flavour
+            from repro.measure.labels import runtime_label
+            return gpu_flavour.perf_groups(repos, serving, runtime_label(profile))
         if serving["flavour"] != "python-cpu":
             raise UserError(f"profile {profile.name}: the {serving['flavour']} flavour of {model} is measured through "
                             "the container plan (make deploy-<gpu>), not by the local perf stage")
@@ -207,7 +230,11 @@ class Outbrain:
         return []
 
     def report_sections(self, profile: Profile, perf: Path, params: dict, out: Path) -> list[str]:
-        return []
+        serving = profile.serving(self.name)
+        if serving["flavour"] != "python-gpu":
+            return []
+        from repro.families.outbrain.gpu_report import sections
+        return sections(perf, serving)
 
     def write_request_inputs(self, data: Path, path: Path) -> None:
         from repro.families.outbrain.client import write_request_inputs

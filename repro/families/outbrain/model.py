@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from repro.families.outbrain.features import (CATEGORICAL, DEEP_LAYERS, DEEP_ORDER, DROPOUT, NUMERICAL, PAD,
-                                              deep_width, embedding_dims)
+from repro.families.outbrain.features import (CATEGORICAL, DEEP_LAYERS, DEEP_ORDER, DROPOUT, NUMERICAL, deep_width,
+                                              embedding_dims)
 from repro.families.tf_common import exact_matmul
 
 
@@ -43,11 +43,13 @@ def init_weights(buckets: dict[str, int], seed: int) -> dict[str, np.ndarray]:
 
 
 def pooled(table, ids: tf.Tensor) -> tf.Tensor:
-    """Sum of the rows of ``ids`` [B, w] (PAD entries contribute nothing) -> [B, dim]."""
+    """Sum of the rows of ``ids`` [B, w] (PAD entries, -1, contribute nothing) -> [B, dim]."""
     ids = tf.cast(ids, tf.int32)
-    present = tf.not_equal(ids, PAD)
-    rows = tf.gather(table, tf.where(present, ids, tf.zeros_like(ids)))
-    return tf.reduce_sum(rows * tf.cast(present, rows.dtype)[:, :, None], axis=1)
+    # elementwise ops only (no shape-dependent ones), so the exported graph is static for CUDA graphs:
+    # ids are >= 0 and PAD is -1, so min(id + 1, 1) is the mask and max(id, 0) a safe row
+    present = tf.cast(tf.minimum(ids + 1, 1), table.dtype)
+    rows = tf.gather(table, tf.maximum(ids, 0))
+    return tf.reduce_sum(rows * tf.expand_dims(present, 2), axis=1)
 
 
 def logits(weights: dict, inputs: dict[str, tf.Tensor], exact: bool = True,

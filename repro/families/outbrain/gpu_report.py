@@ -1,0 +1,82 @@
+"""The h100 report section of Wide & Deep: each measured configuration's best offline and online rows
+beside the published A100 figures, the physical limit of the H100 for this model (host link, embedding
+gathers, MLP FLOPs against nominal peaks from params.yaml), and the targets of issue 13."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from tabulate import tabulate
+
+from repro.compare.published import counterparts
+from repro.families.outbrain.features import CATEGORICAL, DEEP_LAYERS, INPUTS, deep_width, input_width
+from repro.measure.metrics import P99, THROUGHPUT, canonical
+from repro.report.physical_limits import Hardware
+
+PUBLISHED = {"source": "002_7c910ab60ccdc04e.txt", "model": "Wide & Deep"}
+BYTES = {"fp16": 2, "fp32": 4}
+
+
+def mlp_flops() -> float:
+    widths = [deep_width(), *DEEP_LAYERS, 1]
+    return 2.0 * (sum(a * b for a, b in zip(widths, widths[1:])) + 13)      # deep part + the wide numerical term
+
+
+def limits(precision: str, hw: Hardware, fp32_matmul: str) -> dict:
+    host = sum(4 * input_width(n) for n in INPUTS) + 4                         # inputs + output, per sample
+    rows = sum(input_width(n) * (dim + 1) for n, (_, dim) in CATEGORICAL.items())   # deep + wide rows read
+    gather = 2 * rows * BYTES[precision]
+    peak = hw.fp16_tflops if precision == "fp16" else (hw.tf32_tflops if fp32_matmul == "tf32" else hw.fp32_tflops)
+    seconds = {"host link": host / (hw.host_link_gbps * 1e9), "gathers": gather / (hw.memory_gbps * 1e9),
+               "MLP": mlp_flops() / (peak * 1e12)}
+    bound = max(seconds, key=seconds.get)
+    return {"host_bytes": host, "gather_bytes": gather, "flops": mlp_flops(), "bound": bound,
+            "limit": 1.0 / seconds[bound]}
+
+
+def published_a100(precision: str, scenario: str) -> pd.DataFrame | None:
+    found = [c for c in counterparts(PUBLISHED, precision, "", scenario) if c.gpu == "a100"]
+    return canonical(found[0].frame, found[0].style) if found else None
+
+
+def sections(perf: Path, options: dict) -> list[str]:
+    hw = Hardware.from_params(options["hardware"])
+    rows, targets = [], []
+    for precision in options["precisions"]:
+        stem = f"widedeep_gpu_{precision}"
+        offline_csv, online_csv = perf / f"{stem}.csv", perf / f"{stem}_online.csv"
+        if not offline_csv.exists():
+            continue
+        offline = canonical(pd.read_csv(offline_csv))
+        best = offline.loc[offline[THROUGHPUT].idxmax()]
+        lim = limits(precision, hw, options["fp32_matmul"])
+        pub = published_a100(precision, "offline")
+        pub_best = pub[THROUGHPUT].max() if pub is not None else float("nan")
+        rows.append((precision.upper(), int(best["batch"]), f"{best[THROUGHPUT]:,.0f}", f"{best[P99] / 1000:.2f}",
+                     f"{pub_best:,.0f}", f"{lim['limit']:,.0f} ({lim['bound']})", f"{best[THROUGHPUT] / lim['limit']:.1%}"))
+        at_max = offline[offline["batch"] == offline["batch"].max()]
+        if precision == "fp16" and len(at_max):
+            value = at_max[THROUGHPUT].iloc[0]
+            targets.append(f"- FP16 offline at batch {int(at_max['batch'].iloc[0])}: {value:,.0f} infer/s "
+                           f"(target 20,000,000: {'met' if value >= 2e7 else 'not met'}; published A100 TensorRT FP16 "
+                           f"{pub_best:,.0f})")
+        if precision == "fp16" and online_csv.exists():
+            online = canonical(pd.read_csv(online_csv))
+            pub_online = published_a100(precision, "online")
+            last = online.loc[online["concurrency"].idxmax()]
+            ref = pub_online.set_index("concurrency").loc[int(last["concurrency"]), THROUGHPUT] \
+                if pub_online is not None and int(last["concurrency"]) in set(pub_online["concurrency"]) else float("nan")
+            targets.append(f"- FP16 online at concurrency {int(last['concurrency'])}: {last[THROUGHPUT]:,.0f} infer/s = "
+                           f"x{last[THROUGHPUT] / ref:.2f} the published A100 FP16 figure {ref:,.0f} (target x2: "
+                           f"{'met' if last[THROUGHPUT] >= 2 * ref else 'not met'})")
+    if not rows:
+        return []
+    table = tabulate(rows, headers=["Precision", "Best batch", "Offline infer/s", "p99 (ms)", "Published A100 best",
+                                    "Physical limit (bound by)", "Achieved"], tablefmt="pipe", disable_numparse=True)
+    fp16 = limits("fp16", hw, options["fp32_matmul"])
+    note = (f"Per sample: {fp16['host_bytes']} bytes over the host link (29 inputs + output), {fp16['gather_bytes']} "
+            f"bytes of embedding rows read and written in FP16, {fp16['flops'] / 1e6:.1f} MFLOP in the MLPs. Nominal "
+            f"peaks from params.yaml (not measured). The inputs travel in the gRPC request (perf_analyzer 2.51 "
+            "truncates its profile export for models with this many inputs fed through system shared memory).")
+    return [f"#### Wide & Deep on this GPU: best offline rows, the published A100, the physical limit\n\n{table}\n\n"
+            f"{note}\n\n" + "\n".join(targets) + "\n"]

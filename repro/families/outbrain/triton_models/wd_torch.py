@@ -1,0 +1,82 @@
+"""The whole Wide & Deep model in one python-backend model on the GPU (h100 profile): the converted ONNX
+graph executed op by op by PyTorch (repro.engines.onnx_engine, Linear chains fused), replayed from CUDA
+graphs. Graphs are captured at load time for the batch sizes spec.json lists; a batch the dynamic batcher
+forms runs in the smallest captured graph that holds it, its rows padded (padding rows are never
+returned). Host inputs reach the GPU through pinned staging buffers. Engine: PyTorch, not TensorRT.
+The repro modules travel with the model (copied into its version directory)."""
+import bisect
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+import triton_python_backend_utils as pb_utils
+from torch.utils.dlpack import from_dlpack, to_dlpack
+
+OUTPUT = "wide_deep_model"
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        root = Path(args["model_repository"]) / args["model_version"]
+        sys.path.insert(0, str(root))
+        from repro.engines import torch_serving as ts
+        from repro.engines.onnx_engine import Engine, TorchBackend, load_graph, optimize
+        self.ts, self.root = ts, root
+        spec = json.loads((root / "spec.json").read_text())
+        torch.backends.cuda.matmul.allow_tf32 = spec["fp32_matmul"] == "tf32"
+        dtype = {"fp16": torch.float16, "fp32": torch.float32}[spec["precision"]]
+        graph = optimize(load_graph(root / spec["graph"], seed=spec["seed"]))
+        engine = Engine(graph, TorchBackend({"fp16": "float16", "fp32": "float32"}[spec["precision"]], "cuda"))
+        self.names = list(spec["inputs"])
+        host = {name: ((width,), torch.float32 if kind == "FP32" else torch.int32)
+                for name, (kind, width) in spec["inputs"].items()}
+
+        def forward(**feeds):
+            feeds = {k: v.to(dtype) if v.is_floating_point() else v for k, v in feeds.items()}
+            return engine(**feeds)[0].float()
+        self.step = ts.GraphedStep(forward, host, torch.device("cuda"))
+        self.batches = sorted(spec["graph_batches"])
+        for batch in self.batches:
+            self.step.prepare(batch)
+        self.times, self.padded = ts.PhaseTimes(), {}
+
+    def run(self, feeds):
+        n = next(iter(feeds.values())).shape[0]
+        at = bisect.bisect_left(self.batches, n)
+        if at == len(self.batches):          # larger than every graph: eager, unpadded
+            return self.step.fn(**{k: v.to("cuda") for k, v in feeds.items()}).cpu()
+        slot_batch = self.batches[at]
+        slot = self.step.slot(slot_batch)
+        for name, value in feeds.items():
+            slot.host[name][:n].copy_(value)
+            slot.dev[name].copy_(slot.host[name], non_blocking=True)
+        if slot_batch != n:
+            self.padded[n] = slot_batch
+        return self.step.run(slot)[:n]
+
+    def execute(self, requests):
+        began = time.perf_counter()
+        per_request = [{name: from_dlpack(pb_utils.get_input_tensor_by_name(r, name).to_dlpack()) for name in self.names}
+                       for r in requests]
+        sizes = [f[self.names[0]].shape[0] for f in per_request]
+        feeds = per_request[0] if len(per_request) == 1 else \
+            {name: torch.cat([f[name] for f in per_request]) for name in self.names}
+        self.times.start(sum(sizes), since=began)
+        out = self.run(feeds)
+        self.times.mark("infer")
+        responses, start = [], 0
+        for size in sizes:
+            part = out[start:start + size].contiguous()
+            responses.append(pb_utils.InferenceResponse([pb_utils.Tensor.from_dlpack(OUTPUT, to_dlpack(part))]))
+            start += size
+        self.times.mark("respond")
+        return responses
+
+    def stats(self):
+        return {"model_time_us": self.times.summary(), "graph_batches": self.batches,
+                "padded_batches": {str(k): v for k, v in sorted(self.padded.items())}}
+
+    def finalize(self):
+        self.ts.write_stats(self.root.parent / "stats.json", self.stats())
