@@ -180,7 +180,7 @@ def test_h100_repositories_carry_the_graph_without_weights(run):
         spec = json.loads((root / "perf" / precision / f"widedeep_gpu_{precision}" / "1" / "spec.json").read_text())
         assert spec["graph_batches"] == [1, 2048, 4096, 8192, 16384, 32768, 49152, 65536, 81920, 98304, 114688, 131072]
     samples = gpu_flavour.read_gate(root)
-    assert len(samples) == 4096 or len(samples) == len(samples.label)
+    assert len(samples) == len(samples.label) > 0
     reference = gpu_flavour.reference_map(root, 20261122, samples)
     assert 0 < reference <= 1
     graph = optimize(load_graph(root / "graph" / "model.onnx", seed=20261122))
