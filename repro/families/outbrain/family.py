@@ -46,12 +46,18 @@ class AccuracyParams(Section):
     batch_size: int = Field(gt=0)
 
 
+class GpuConfig(Section):
+    """One measured configuration of the python-gpu flavour."""
+    precision: Literal["fp32", "fp16"]
+    inputs: Literal["none", "system"] = "none"   # none: in the gRPC request | system: client system shared memory
+
+
 class ServingParams(Section):
     """``profiles.<profile>.serving.outbrain``."""
     flavour: Literal["python-cpu", "python-gpu", "container", "none"]   # none: not served on this profile
     engine: Optional[Literal["onnxruntime", "tensorflow"]] = None   # python-cpu: the whole model's engine
     seed: Optional[int] = Field(default=None, gt=0)                 # python-gpu: weights generated on the host
-    precisions: list[Literal["fp32", "fp16"]] = []                  # python-gpu: one repository (server) each
+    configs: list[GpuConfig] = []                                   # python-gpu: one repository (server) each
     fp32_matmul: Optional[Literal["ieee", "tf32"]] = None
     input_samples: Optional[int] = Field(default=None, gt=0)        # python-gpu: perf_analyzer input entries
     gate_samples: Optional[int] = Field(default=None, gt=0)         # python-gpu: validation samples of the gate
@@ -62,10 +68,10 @@ class ServingParams(Section):
         if (self.flavour == "python-cpu") != (self.engine is not None):
             raise ValueError("the python-cpu flavour needs 'engine' (onnxruntime | tensorflow); other flavours take none")
         gpu = ("seed", "fp32_matmul", "input_samples", "gate_samples", "hardware")
-        missing = [k for k in gpu if getattr(self, k) is None] + ([] if self.precisions else ["precisions"])
+        missing = [k for k in gpu if getattr(self, k) is None] + ([] if self.configs else ["configs"])
         if self.flavour == "python-gpu" and missing:
             raise ValueError(f"the python-gpu flavour needs {', '.join(missing)}")
-        if self.flavour != "python-gpu" and (self.precisions or any(getattr(self, k) is not None for k in gpu)):
+        if self.flavour != "python-gpu" and (self.configs or any(getattr(self, k) is not None for k in gpu)):
             raise ValueError(f"the {self.flavour} flavour takes none of the python-gpu options")
         return self
 

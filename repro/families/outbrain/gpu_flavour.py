@@ -33,11 +33,13 @@ CARRIED_MODULES = ("__init__.py", "engines/__init__.py", "engines/placement.py",
                    "engines/gpu_tables.py", "engines/onnx_engine.py", "engines/torch_serving.py")
 SCRIPT = Path(__file__).parent / "triton_models" / "wd_torch.py"
 SERVER_POOLS = ("--pinned-memory-pool-byte-size=4000000000", "--cuda-memory-pool-byte-size=0:2000000000")
-INPUTS_LABEL = "gRPC payload (no shared memory)"
+INPUTS_LABEL = {"none": "gRPC payload (no shared memory; full windows and intervals)",
+                "system": "client system shared memory (upstream's protocol); perf_analyzer 2.51 truncates its profile "
+                          "export for this model, so these rows have no windows or intervals"}
 
 
-def served_name(precision: str) -> str:
-    return f"widedeep_gpu_{precision}"
+def served_name(precision: str, inputs: str = "none") -> str:
+    return f"widedeep_gpu_{precision}" + ("" if inputs == "none" else f"_{inputs}shm")
 
 
 def graph_batches(perf: dict) -> list[int]:
@@ -62,8 +64,8 @@ def write_graph(onnx_path: Path, dest: Path) -> None:
     (dest / "model.weights.not-carried").unlink()
 
 
-def write_model(repo: Path, precision: str, graph: Path, spec: dict, max_batch: int) -> str:
-    name = served_name(precision)
+def write_model(repo: Path, precision: str, graph: Path, spec: dict, max_batch: int, inputs: str = "none") -> str:
+    name = served_name(precision, inputs)
     version = repo / name / "1"
     version.mkdir(parents=True)
     shutil.copy(SCRIPT, version / "model.py")
@@ -85,8 +87,9 @@ def write_repositories(converted: Path, data: Path, options: dict, perf: dict, g
     spec = {"seed": options["seed"], "fp32_matmul": options["fp32_matmul"],
             "inputs": {n: [input_dtype(n), input_width(n)] for n in INPUTS}}
     batches = graph_batches(perf)
-    written = [write_model(root / "perf" / p, p, root / "graph" / "model.onnx", {**spec, "graph_batches": batches},
-                           perf["max_batch_size"]) for p in options["precisions"]]
+    written = [write_model(root / "perf" / served_name(c["precision"], c["inputs"]), c["precision"],
+                           root / "graph" / "model.onnx", {**spec, "graph_batches": batches}, perf["max_batch_size"],
+                           c["inputs"]) for c in options["configs"]]
     valid = dataset.read_split(data, "valid")
     from repro.families.outbrain.client import write_request_inputs
     write_request_inputs(valid, root / "inputs.json", options["input_samples"])
@@ -132,7 +135,7 @@ def accuracy_checks(repos: Path, options: dict, tolerance: float, batch: int) ->
                           SERVER_POOLS, 600)]
 
 
-def labels(precision: str, device: str, runtime: str, fp32_matmul: str) -> dict[str, str]:
+def labels(precision: str, inputs: str, device: str, runtime: str, fp32_matmul: str) -> dict[str, str]:
     import torch
     engine = (f"PyTorch {torch.__version__} CUDA {torch.version.cuda}, not TensorRT: the converted W&D ONNX graph op "
               "by op (Linear chains fused), seeded weights; CUDA graphs per captured batch (dynamic batches padded "
@@ -140,7 +143,7 @@ def labels(precision: str, device: str, runtime: str, fp32_matmul: str) -> dict[
     shown = "FP16" if precision == "fp16" else ("FP32 (TF32 matmuls)" if fp32_matmul == "tf32" else "FP32")
     return {"engine": engine, "precision": shown, "device": device, "runtime": runtime,
             "versions": f"torch {torch.__version__}; Triton server {TRITON_VERSION}", "serving": "whole",
-            "inputs": INPUTS_LABEL, "dtype": precision}
+            "inputs": INPUTS_LABEL[inputs], "dtype": precision, "shared_memory": inputs}
 
 
 def perf_groups(repos: Path, options: dict, runtime: str) -> list[ServedGroup]:
@@ -153,7 +156,21 @@ def perf_groups(repos: Path, options: dict, runtime: str) -> list[ServedGroup]:
         shutil.copy(root / "inputs.json", path)
 
     # perf_analyzer 2.51 truncates its profile export when a model with this many inputs is fed through
-    # system shared memory (the rows would lose their windows and intervals): inputs go in the request
-    return [ServedGroup(served_name(p), root / "perf" / p, {served_name(p): labels(p, device, runtime,
-                                                                                  options["fp32_matmul"])},
-                        write_inputs, "none", SERVER_POOLS, 900) for p in options["precisions"]]
+    # system shared memory (the rows lose their windows and intervals): "none" sends the inputs in the request
+    groups = []
+    for c in options["configs"]:
+        name = served_name(c["precision"], c["inputs"])
+        groups.append(ServedGroup(name, root / "perf" / name,
+                                  {name: labels(c["precision"], c["inputs"], device, runtime, options["fp32_matmul"])},
+                                  write_inputs, c["inputs"], SERVER_POOLS, 900,
+                                  lambda repo=root / "perf" / name: model_stats(repo), c["inputs"] == "none"))
+    return groups
+
+
+def model_stats(repo: Path) -> dict:
+    """What the served model wrote to its stats.json when the server stopped (phase times per batch)."""
+    path = next(repo.glob("*/stats.json"), None)
+    try:
+        return json.loads(path.read_text()) if path else {}
+    except json.JSONDecodeError:
+        return {}

@@ -42,8 +42,9 @@ def published_a100(precision: str, scenario: str) -> pd.DataFrame | None:
 def sections(perf: Path, options: dict) -> list[str]:
     hw = Hardware.from_params(options["hardware"])
     rows, targets = [], []
-    for precision in options["precisions"]:
-        stem = f"widedeep_gpu_{precision}"
+    for config in options["configs"]:
+        precision = config["precision"]
+        stem = f"widedeep_gpu_{precision}" + ("" if config["inputs"] == "none" else f"_{config['inputs']}shm")
         offline_csv, online_csv = perf / f"{stem}.csv", perf / f"{stem}_online.csv"
         if not offline_csv.exists():
             continue
@@ -52,12 +53,12 @@ def sections(perf: Path, options: dict) -> list[str]:
         lim = limits(precision, hw, options["fp32_matmul"])
         pub = published_a100(precision, "offline")
         pub_best = pub[THROUGHPUT].max() if pub is not None else float("nan")
-        rows.append((precision.upper(), int(best["batch"]), f"{best[THROUGHPUT]:,.0f}", f"{best[P99] / 1000:.2f}",
+        rows.append((f"{precision.upper()}, inputs {config['inputs']}", int(best["batch"]), f"{best[THROUGHPUT]:,.0f}", f"{best[P99] / 1000:.2f}",
                      f"{pub_best:,.0f}", f"{lim['limit']:,.0f} ({lim['bound']})", f"{best[THROUGHPUT] / lim['limit']:.1%}"))
         at_max = offline[offline["batch"] == offline["batch"].max()]
         if precision == "fp16" and len(at_max):
             value = at_max[THROUGHPUT].iloc[0]
-            targets.append(f"- FP16 offline at batch {int(at_max['batch'].iloc[0])}: {value:,.0f} infer/s "
+            targets.append(f"- FP16 (inputs {config['inputs']}) offline at batch {int(at_max['batch'].iloc[0])}: {value:,.0f} infer/s "
                            f"(target 20,000,000: {'met' if value >= 2e7 else 'not met'}; published A100 TensorRT FP16 "
                            f"{pub_best:,.0f})")
         if precision == "fp16" and online_csv.exists():
@@ -66,7 +67,7 @@ def sections(perf: Path, options: dict) -> list[str]:
             last = online.loc[online["concurrency"].idxmax()]
             ref = pub_online.set_index("concurrency").loc[int(last["concurrency"]), THROUGHPUT] \
                 if pub_online is not None and int(last["concurrency"]) in set(pub_online["concurrency"]) else float("nan")
-            targets.append(f"- FP16 online at concurrency {int(last['concurrency'])}: {last[THROUGHPUT]:,.0f} infer/s = "
+            targets.append(f"- FP16 (inputs {config['inputs']}) online at concurrency {int(last['concurrency'])}: {last[THROUGHPUT]:,.0f} infer/s = "
                            f"x{last[THROUGHPUT] / ref:.2f} the published A100 FP16 figure {ref:,.0f} (target x2: "
                            f"{'met' if last[THROUGHPUT] >= 2 * ref else 'not met'})")
     if not rows:
