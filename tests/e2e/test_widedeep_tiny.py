@@ -174,7 +174,7 @@ def test_h100_repositories_carry_the_graph_without_weights(run):
     d, _ = run
     root = d["repos_h100"] / "widedeep"
     assert not list((root / "graph").glob("*.not-carried")) and (root / "graph" / "model.onnx").stat().st_size < 200_000
-    for name in ("widedeep_gpu_fp32", "widedeep_gpu_fp16", "widedeep_gpu_fp16_systemshm"):
+    for name in ("widedeep_gpu_fp32_systemshm", "widedeep_gpu_fp16_systemshm"):
         config = from_pbtxt((root / "perf" / name / name / "config.pbtxt").read_text())
         assert config.max_batch_size == 131072 and config.instance_group[0].kind == 1   # KIND_GPU
         spec = json.loads((root / "perf" / name / name / "1" / "spec.json").read_text())
