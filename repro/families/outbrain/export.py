@@ -42,6 +42,8 @@ def export_onnx(module: WideDeepModule, out: Path, opset: int) -> None:
     """tf2onnx from the serving function; its inputs take the feature names (tf2onnx names them args_N)."""
     import onnx
     import tf2onnx
+
+    from repro.families.onnx_canonical import canonical
     proto, _ = tf2onnx.convert.from_function(module.serve, input_signature=module.serve.input_signature, opset=opset)
     renames = {i.name: name for i, name in zip(proto.graph.input, INPUTS)}
     for tensor in proto.graph.input:
@@ -53,6 +55,7 @@ def export_onnx(module: WideDeepModule, out: Path, opset: int) -> None:
         for node in proto.graph.node:
             node.output[:] = [OUTPUT if n == output.name else n for n in node.output]
         output.name = OUTPUT
+    proto = canonical(proto)   # TensorFlow's optimiser names and orders nodes differently on every run
     onnx.checker.check_model(proto)
     out.write_bytes(proto.SerializeToString(deterministic=True))
 

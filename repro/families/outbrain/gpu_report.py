@@ -75,9 +75,50 @@ def sections(perf: Path, options: dict) -> list[str]:
     table = tabulate(rows, headers=["Precision", "Best batch", "Offline infer/s", "p99 (ms)", "Published A100 best",
                                     "Physical limit (bound by)", "Achieved"], tablefmt="pipe", disable_numparse=True)
     fp16 = limits("fp16", hw, options["fp32_matmul"])
+    paths_used = sorted({c["inputs"] for c in options["configs"]})
     note = (f"Per sample: {fp16['host_bytes']} bytes over the host link (29 inputs + output), {fp16['gather_bytes']} "
             f"bytes of embedding rows read and written in FP16, {fp16['flops'] / 1e6:.1f} MFLOP in the MLPs. Nominal "
-            f"peaks from params.yaml (not measured). The inputs travel in the gRPC request (perf_analyzer 2.51 "
-            "truncates its profile export for models with this many inputs fed through system shared memory).")
+            "peaks from params.yaml (not measured). Client inputs: "
+            + "; ".join(INPUT_NOTES[p] for p in paths_used) + ".")
     return [f"#### Wide & Deep on this GPU: best offline rows, the published A100, the physical limit\n\n{table}\n\n"
-            f"{note}\n\n" + "\n".join(targets) + "\n"]
+            f"{note}\n\n" + "\n".join(targets) + "\n", where_the_time_goes(perf, options)]
+
+
+INPUT_NOTES = {"system": "system shared memory, upstream's protocol (perf_analyzer 2.51 truncates its profile export "
+                         "for a model with this many inputs, so these rows have no windows or intervals and are "
+                         "marked not stable)",
+               "none": "in the gRPC request (full windows and intervals)"}
+PHASES = ("server_queue_us", "server_compute_input_us", "server_compute_infer_us", "server_compute_output_us")
+
+
+def where_the_time_goes(perf: Path, options: dict) -> str:
+    """Per configuration, the largest offline batch and the last online point: perf_analyzer's server phases,
+    and the MLP time at nominal peak for scale."""
+    hw = Hardware.from_params(options["hardware"])
+    rows = []
+    for config in options["configs"]:
+        stem = f"widedeep_gpu_{config['precision']}" + ("" if config["inputs"] == "none" else f"_{config['inputs']}shm")
+        lim = limits(config["precision"], hw, options["fp32_matmul"])
+        for suffix, pick in (("", "batch"), ("_online", "concurrency")):
+            csv = perf / f"{stem}{suffix}.csv"
+            if not csv.exists():
+                continue
+            frame = pd.read_csv(csv)
+            r = frame.loc[frame[pick].idxmax()]
+            merged = int(r["batch"]) * (int(r["concurrency"]) if suffix else 1)   # at most, once the batcher joins them
+            rows.append((stem + suffix, int(r["batch"]), int(r["concurrency"]), f"{r[THROUGHPUT]:,.0f}",
+                         *[f"{r[p] / 1000:.2f}" for p in PHASES],
+                         f"{min(merged, 131072) / lim['limit'] * 1000:.2f}"))
+    if not rows:
+        return ""
+    table = tabulate(rows, headers=["Configuration", "Batch", "Concurrency", "infer/s", "Queue (ms)", "Compute input (ms)",
+                                    "Compute infer (ms)", "Compute output (ms)", "Limit for the batch (ms)"],
+                     tablefmt="pipe", disable_numparse=True)
+    return ("#### Wide & Deep: where the time goes\n\n" + table + "\n\nperf_analyzer's server phases per request "
+            "(Compute infer is the python-backend model's execute: taking the 29 inputs, copying them through pinned "
+            "staging to the GPU, replaying the CUDA graph of the op-by-op engine, copying the output back; Compute "
+            "input is the server placing the inputs for the python backend). The last column is the physical limit's "
+            "time for the batch the model computes (online: at most batch x concurrency, up to 131072): the gap to "
+            "Compute infer is the engine and its host copies, not the hardware. Online, the dynamic batcher hands the "
+            "model many 2048-sample requests at once, and Queue grows with concurrency: the model takes each request's "
+            "29 inputs and answers each request in Python (a native backend is issue 15).\n")
