@@ -41,10 +41,9 @@ def gate(name: str, served: float, reference: float, tolerance: float) -> dict:
 def build(profile_name: str, repos: Path, data: Path, train_metrics: Path, out: Path, params_path: Path,
           only: list[str] | None = None) -> None:
     """``only``: check just these models; the earlier report's entries of the others are kept."""
-    from stages.perf import only_models
     params = load_params(params_path)
     profile = get_profile(params, profile_name)
-    models = only_models(served_models(params, profile), only)
+    models = served_models(params, profile, only)
     report, failures = {"profile": profile.name, "models": {}}, []
     if only and out.exists():
         earlier = json.loads(out.read_text())["models"]

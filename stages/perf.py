@@ -18,7 +18,6 @@ import pandas as pd
 
 from repro import atomic
 from repro.cli import run_stage
-from repro.errors import UserError
 from repro.families import family_of, families_in_use, served_models
 from repro.measure import scenarios
 from repro.measure.campaign import measure_group
@@ -33,7 +32,7 @@ def build(profile_name: str, repos: Path, data: Path, out: Path, summary: Path, 
     commands are time-limited measures a profile in parts; the tables stage then renders them all)."""
     params = load_params(params_path)
     profile = get_profile(params, profile_name)
-    models = only_models(served_models(params, profile), only)
+    models = served_models(params, profile, only)
     kept = json.loads((out / "settings.json").read_text()) if only and (out / "settings.json").exists() else {}
     frames: dict[str, pd.DataFrame] = {}
     tables: dict[str, dict] = {k: v for k, v in kept.get("tables", {}).items() if v["model"] not in models}
@@ -44,7 +43,8 @@ def build(profile_name: str, repos: Path, data: Path, out: Path, summary: Path, 
             shutil.copytree(out, staging, dirs_exist_ok=True)
         for model in models:
             family = family_of(params, model)
-            sweep = scenarios.from_params(profile.perf_for(family.name), family.scenarios)
+            family_perf = profile.perf_for(family.name)
+            sweep = scenarios.from_params(family_perf, family.scenarios)
             breakdown: list[dict] = []
             for group in family.perf_groups(model, repos, data, params, profile):
                 rows, found = measure_group(group, staging, sweep, PerfSettings.from_params(profile.perf))
@@ -53,7 +53,7 @@ def build(profile_name: str, repos: Path, data: Path, out: Path, summary: Path, 
                     frames[name] = measured_frame(model_rows)
                     atomic.write_csv(staging / f"{name}.csv", frames[name])
                     tables[name] = {"model": model, "scenario": model_rows[0]["scenario"],
-                                    "sweep_note": profile.perf_for(family.name)["note"]}
+                                    "sweep_note": family_perf["note"]}
                 stats[group.name] = group.model_stats()
             atomic.write_csv(staging / f"{model}_breakdown.csv", pd.DataFrame(breakdown))
         presets = sorted({family.size_label(params) for family in families_in_use(params)})
@@ -66,15 +66,6 @@ def build(profile_name: str, repos: Path, data: Path, out: Path, summary: Path, 
     if only and summary.exists():
         metrics = {**{k: v for k, v in json.loads(summary.read_text()).items() if k in tables}, **metrics}
     atomic.write_text(summary, json.dumps(metrics, indent=2) + "\n")
-
-
-def only_models(served: list[str], only: list[str] | None) -> list[str]:
-    if only is None:
-        return served
-    unknown = sorted(set(only) - set(served))
-    if unknown:
-        raise UserError(f"--models {','.join(unknown)}: not served on this profile (served: {', '.join(served)})")
-    return [m for m in served if m in only]
 
 
 def main(argv: list[str] | None = None) -> int:

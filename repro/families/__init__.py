@@ -41,6 +41,13 @@ def families_in_use(params: dict) -> list[Family]:
     return [family for name, family in registry().items() if name in wanted]
 
 
-def served_models(params: dict, profile) -> list[str]:
-    """The models of params.yaml that the profile serves (a family with ``flavour: none`` is skipped there)."""
-    return [model for model, family in params["models"].items() if profile.serves(family)]
+def served_models(params: dict, profile, only: list[str] | None = None) -> list[str]:
+    """The models of params.yaml that the profile serves (a family with ``flavour: none`` is skipped there);
+    ``only``: just these of them (each must be served)."""
+    served = [model for model, family in params["models"].items() if profile.serves(family)]
+    if only is None:
+        return served
+    unknown = sorted(set(only) - set(served))
+    if unknown:
+        raise UserError(f"--models {','.join(unknown)}: not served on profile {profile.name} (served: {', '.join(served)})")
+    return [m for m in served if m in only]

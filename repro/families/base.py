@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from repro.profiles.catalog import Profile
 from repro.serving.plan import AccuracyCheck, ServedGroup
@@ -24,6 +24,18 @@ class RepoInputs:
     engine: Path         # artifacts/engine/<model>
     checkpoint: Path     # artifacts/train/<model>
     data: Path           # artifacts/data/<family>
+
+
+class Section(BaseModel):
+    """A family's params subsection: unknown keys, type coercion and NaN/inf are errors."""
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class TrainParams(Section):
+    """``train.<family>`` where a family needs no more than this."""
+    epochs: int = Field(gt=0)
+    batch_size: int = Field(gt=0)
+    learning_rate: float = Field(gt=0)
 
 
 class FamilyParams(Protocol):

@@ -3,9 +3,18 @@ updates are the same bits on any x86-64 CPU, and byte-stable SavedModels."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import tensorflow as tf
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int
 
 
 def configure_determinism(seed: int, threads: int) -> None:

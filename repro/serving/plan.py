@@ -3,6 +3,7 @@ load and query, and the server's options. The stages start the server and measur
 says what to serve and how to score it."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,6 +22,15 @@ class ServedGroup:
     model_stats: Callable[[], dict] = field(default=lambda: {})   # the served model's own timings, after the run
     expect_samples: bool = True                # False: perf_analyzer is known to truncate this group's export
                                                # (no retake for the windows; the rows say they have none)
+
+
+def read_model_stats(repo: Path) -> dict:
+    """What a served model wrote to ``<model>/stats.json`` in ``repo`` when the server stopped, or nothing."""
+    path = next(repo.glob("*/stats.json"), None)
+    try:
+        return json.loads(path.read_text()) if path else {}
+    except json.JSONDecodeError:
+        return {}
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,14 @@ from __future__ import annotations
 import pytest
 
 from repro.errors import UserError
-from stages.perf import only_models
+from repro.families import served_models
 from tools import run_profile
+
+
+def only_models(served: list[str], only: list[str] | None) -> list[str]:
+    params = {"models": {m: f"family_{m}" for m in served}}
+    profile = type("P", (), {"name": "h100", "serves": staticmethod(lambda family: True)})
+    return served_models(params, profile, only)
 
 
 def test_only_models_keeps_the_served_order_and_names_unknown_ones():

@@ -8,7 +8,7 @@ from typing import Literal, Optional
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from repro import atomic
 from repro.cli import progress
@@ -16,7 +16,7 @@ from repro.engines.placement import placement_report
 from repro.errors import UserError
 from repro.families.criteo import dataset
 from repro.families.criteo.presets import NUM_NUMERICAL, PRESETS, get_preset
-from repro.families.base import ImageStep, RepoInputs
+from repro.families.base import ImageStep, RepoInputs, Section, TrainParams
 from repro.measure.labels import row_labels, runtime_label, versions
 from repro.profiles.catalog import Profile
 from repro.serving.plan import AccuracyCheck, ServedGroup
@@ -27,18 +27,8 @@ NUM_TABLES_DIM = 26 * 128     # values per sample of the dense model's flattened
 CONTAINER_MAX_BATCH = 65536   # upstream's max_batch_size for the served DLRM/DCNv2 (the engine's max shape)
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
-
-
 class DataParams(Section):
     preset: Literal[tuple(PRESETS)]  # type: ignore[valid-type]  # tiny (tests) | small (cpu) | 4B | 22B
-
-
-class TrainParams(Section):
-    epochs: int = Field(gt=0)
-    batch_size: int = Field(gt=0)
-    learning_rate: float = Field(gt=0)
 
 
 class ConvertParams(Section):

@@ -20,7 +20,7 @@ import numpy as np
 from repro.families.criteo.dataset import Split
 from repro.families.criteo.gpu_repository import ServeConfig, spec_for, write_repository
 from repro.families.criteo.presets import get_preset
-from repro.serving.plan import AccuracyCheck, ServedGroup
+from repro.serving.plan import AccuracyCheck, ServedGroup, read_model_stats
 from repro.serving.runtime import TRITON_VERSION
 
 # Upstream's server flags: pinned host and CUDA memory pools large enough for batch-65536 tensors
@@ -178,15 +178,6 @@ def labels(cfg: ServeConfig, device: str, runtime: str, weights: str, fp32_matmu
             "dtype": cfg.precision, "inputs": INPUTS[cfg.inputs], "shared_memory": cfg.inputs}
 
 
-def model_stats(repo: Path) -> dict:
-    """What the served model last wrote to its stats.json, or nothing."""
-    path = next(repo.glob("*/stats.json"), None)
-    try:
-        return json.loads(path.read_text()) if path else {}
-    except json.JSONDecodeError:
-        return {}
-
-
 def perf_groups(model: str, repos: Path, options: dict, runtime: str) -> list[ServedGroup]:
     import torch
     if not torch.cuda.is_available():
@@ -203,5 +194,5 @@ def perf_groups(model: str, repos: Path, options: dict, runtime: str) -> list[Se
                                                                       options["fp32_matmul"])},
                                   write_inputs, cfg.inputs, SERVER_POOLS, 900,
                                   lambda repo=repo: {"model": model, "mlp_flops_per_sample": weights["mlp_flops_per_sample"],
-                                                     **model_stats(repo)}))
+                                                     **read_model_stats(repo)}))
     return groups

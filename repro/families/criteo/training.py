@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
@@ -11,15 +10,7 @@ from repro.families.criteo import models
 from repro.families.criteo.checkpoint import Checkpoint
 from repro.families.criteo.dataset import Split
 from repro.families.scores import roc_auc
-from repro.families.tf_common import Adam, configure_determinism, f64  # noqa: F401 (re-exported)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    seed: int
+from repro.families.tf_common import Adam, TrainConfig, configure_determinism, f64  # noqa: F401 (re-exported)
 
 
 def predict(model: str, dense: dict, tables: list, split: Split, batch: int = 8192) -> np.ndarray:

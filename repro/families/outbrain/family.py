@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Literal, Optional
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from repro import atomic
 from repro.cli import progress
 from repro.errors import UserError
-from repro.families.base import ImageStep, RepoInputs
+from repro.families.base import ImageStep, RepoInputs, Section, TrainParams
 from repro.families.outbrain import dataset
 from repro.families.outbrain.features import MAP_AT, PRESETS
 from repro.measure.labels import row_labels, versions
@@ -20,18 +20,8 @@ from repro.profiles.catalog import Profile
 from repro.serving.plan import AccuracyCheck, ServedGroup
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
-
-
 class DataParams(Section):
     preset: Literal[tuple(PRESETS)]  # type: ignore[valid-type]  # tiny (tests) | small (cpu) | full (upstream buckets)
-
-
-class TrainParams(Section):
-    epochs: int = Field(gt=0)
-    batch_size: int = Field(gt=0)
-    learning_rate: float = Field(gt=0)
 
 
 class ConvertParams(Section):

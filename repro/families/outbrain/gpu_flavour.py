@@ -26,7 +26,7 @@ from repro.families.outbrain import dataset
 from repro.families.outbrain.features import INPUTS, MAP_AT, OUTPUT, input_dtype, input_width
 from repro.serving import model_config as mcfg
 from repro.serving.model_config import Tensor
-from repro.serving.plan import AccuracyCheck, ServedGroup
+from repro.serving.plan import AccuracyCheck, ServedGroup, read_model_stats
 from repro.serving.runtime import TRITON_VERSION
 
 CARRIED_MODULES = ("__init__.py", "engines/__init__.py", "engines/placement.py", "engines/gpu_kernels.py",
@@ -163,14 +163,6 @@ def perf_groups(repos: Path, options: dict, runtime: str) -> list[ServedGroup]:
         groups.append(ServedGroup(name, root / "perf" / name,
                                   {name: labels(c["precision"], c["inputs"], device, runtime, options["fp32_matmul"])},
                                   write_inputs, c["inputs"], SERVER_POOLS, 900,
-                                  lambda repo=root / "perf" / name: model_stats(repo), c["inputs"] == "none"))
+                                  lambda repo=root / "perf" / name: read_model_stats(repo), c["inputs"] == "none"))
     return groups
 
-
-def model_stats(repo: Path) -> dict:
-    """What the served model wrote to its stats.json when the server stopped (phase times per batch)."""
-    path = next(repo.glob("*/stats.json"), None)
-    try:
-        return json.loads(path.read_text()) if path else {}
-    except json.JSONDecodeError:
-        return {}

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +13,7 @@ from repro.families.outbrain import model
 from repro.families.outbrain.dataset import Batch
 from repro.families.outbrain.features import MAP_AT
 from repro.families.scores import map_at_k
-from repro.families.tf_common import Adam, f64
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    seed: int
+from repro.families.tf_common import Adam, TrainConfig, f64  # noqa: F401 (TrainConfig: re-exported)
 
 
 def train(init: dict[str, np.ndarray], data: Batch, config: TrainConfig) -> tuple[dict[str, np.ndarray], list[float]]:
