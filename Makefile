@@ -56,10 +56,10 @@ h100-kit: setup ## Write the h100 repositories (dvc repro repos@h100) and pack d
 	@$(DVC) repro repos@h100
 	@$(PY) -m tools.h100_kit build --out dist/h100 --python $(PYTHON) --repos triton_repos/h100
 
-deploy-h100: ## On the GPU host (PyTorch + CUDA; dist/h100/ and triton_repos/h100/ carried): the h100 stages [FROM=perf] [MODELS=widedeep: measure these, keep the others']
+deploy-h100: ## On the GPU host (PyTorch + CUDA; dist/h100/ and triton_repos/h100/ carried): the h100 stages [FROM=perf] [MODELS=widedeep] [TABLES='*fp16*': measure these, keep the others']
 	@$(H100_PY) -m tools.h100_kit unpack --kit dist/h100 --work .h100
 	@REPRO_RUNTIME=$(CURDIR)/.h100/runtime/runtime PYTHONPATH=$(CURDIR)/.h100/site:$(CURDIR) \
-	  $(H100_PY) -m tools.run_profile --profile h100 --from $(FROM) $(if $(MODELS),--models $(MODELS))
+	  $(H100_PY) -m tools.run_profile --profile h100 --from $(FROM) $(if $(MODELS),--models $(MODELS)) $(if $(TABLES),--tables '$(TABLES)')
 
 record-%: setup ## After a GPU host's run: enter results/<profile>/ in dvc.lock (dvc commit of its measuring stages)
 	@$(PY) -m tools.check_params

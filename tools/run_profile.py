@@ -3,7 +3,7 @@ DVC nor a package index): the very commands dvc.yaml gives `host@<p>`, `accuracy
 `native@<p>` and `tables@<p>`, in that order, read from dvc.yaml. Back on the machine with DVC,
 `make record-<p>` enters the results in dvc.lock (`dvc commit`).
 
-    python -m tools.run_profile --profile h100 [--from perf] [--models widedeep]
+    python -m tools.run_profile --profile h100 [--from perf] [--models widedeep] [--tables '*_fp16_*']
 """
 from __future__ import annotations
 
@@ -47,10 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=None,
                         help="comma-separated: accuracy and perf measure only these and keep the others' results "
                              "(a time-limited host measures a profile in parts)")
+    parser.add_argument("--tables", default=None,
+                        help="comma-separated table-name patterns (fnmatch): perf measures only these and keeps the "
+                             "others' results (one model's sweeps in parts)")
     a = parser.parse_args(argv)
     for name, command in stage_commands(paths.ROOT / "dvc.yaml", a.profile, STAGES[STAGES.index(a.start):]):
         if a.models and name.split("@")[0] in SCOPED:
             command = [*command, "--models", a.models]
+        if a.tables and name.split("@")[0] == "perf":
+            command = [*command, "--tables", a.tables]
         print(f"[deploy-{a.profile}] {name}: {shlex.join(command[1:])}", file=sys.stderr, flush=True)
         started = time.monotonic()
         rc = subprocess.run(command, cwd=paths.ROOT).returncode

@@ -206,9 +206,13 @@ class PhaseTimes:
 
     def mark(self, phase: str) -> None:
         now = time.perf_counter()
-        phases = self.totals.setdefault(self.batch, {})
-        phases[phase] = phases.get(phase, 0.0) + (now - self.last) * 1e6
+        self.add(phase, (now - self.last) * 1e6)
         self.last = now
+
+    def add(self, phase: str, us: float) -> None:
+        """A phase timed elsewhere (a GPU interval between CUDA events) for the current request."""
+        phases = self.totals.setdefault(self.batch, {})
+        phases[phase] = phases.get(phase, 0.0) + us
 
     def summary(self) -> dict:
         return {str(b): {"requests": self.counts[b], **{k: round(v / self.counts[b], 1) for k, v in phases.items()}}

@@ -10,20 +10,29 @@ from repro import paths
 from repro.cli import progress
 from repro.measure.metrics import P99, THROUGHPUT
 from repro.measure.perf_analyzer import PerfSettings, composing_breakdown, measure, normalise
-from repro.measure.scenarios import Scenario, point_name
+from repro.measure.scenarios import Scenario, Selection, point_name
 from repro.measure.statistics import evidence
 from repro.serving.plan import ServedGroup
 from repro.serving.runtime import Runtime
 from repro.serving.server import TritonServer
 
 
-def measure_group(group: ServedGroup, out: Path, scenarios: list[Scenario],
-                  s: PerfSettings) -> tuple[dict[str, list[dict]], list[dict]]:
-    """Canonical rows per table (``scenario.table_name(served)``), and the composing-model breakdown of
-    the ensembles. Each point's repeated samples go to ``out/samples/<point>.json``; the request
-    inputs to ``out/input_<group>.json``."""
+def group_points(group: ServedGroup, scenarios: list[Scenario]) -> list[tuple[str, int, int]]:
+    """(table, batch, concurrency) of every point the group's sweep has."""
+    return [(scenario.table_name(name), batch, concurrency) for name in group.models for scenario in scenarios
+            for batch, concurrency in scenario.points]
+
+
+def measure_group(group: ServedGroup, out: Path, scenarios: list[Scenario], s: PerfSettings,
+                  wanted: Selection = Selection()) -> tuple[dict[str, list[dict]], list[dict]]:
+    """Canonical rows per table (``scenario.table_name(served)``) of the points ``wanted`` selects, and
+    the composing-model breakdown of the ensembles. Each point's repeated samples go to
+    ``out/samples/<point>.json``; the request inputs to ``out/input_<group>.json``. A group with no
+    wanted point is not started."""
     rows: dict[str, list[dict]] = {}
     breakdown: list[dict] = []
+    if not any(wanted(*point) for point in group_points(group, scenarios)):
+        return rows, breakdown
     log = out / "logs" / f"server_{group.name}.log"
     input_data = out / f"input_{group.name}.json"
     group.write_inputs(input_data)
@@ -36,6 +45,8 @@ def measure_group(group: ServedGroup, out: Path, scenarios: list[Scenario],
             for scenario in scenarios:
                 table = scenario.table_name(name)
                 for batch, concurrency in scenario.points:
+                    if not wanted(table, batch, concurrency):
+                        continue
                     if not server.is_alive():
                         raise RuntimeError(f"the Triton server died during the measurement (see {log}); "
                                            "earlier results are unchanged")

@@ -71,8 +71,8 @@ def samples_from_export(path: Path, batch: int) -> dict[str, list[float]]:
     except (FileNotFoundError, json.JSONDecodeError, KeyError, IndexError) as exc:
         log = path.with_name(path.name.replace(".export.json", ".log"))
         with log.open("a") as fh:
-            fh.write(f"\n### samples: profile export {path.name} not usable ({type(exc).__name__}: {str(exc)[:200]}); "
-                     "this row has no repeated samples\n")
+            fh.write(f"\n### samples: profile export {path.name} not usable ({type(exc).__name__}: "
+                     f"{str(exc)[:200]})\n")
         return {}
     requests = [(r["timestamp"], r["response_timestamps"][-1]) for r in experiment.get("requests", [])
                 if r.get("response_timestamps")]
@@ -88,6 +88,24 @@ def samples_from_export(path: Path, batch: int) -> dict[str, list[float]]:
             "requests": len(latencies)}
 
 
+PASS = re.compile(r"^\s*Pass \[\d+\] throughput: ([0-9.eE+-]+) infer/sec\.", re.MULTILINE)
+REQUEST_COUNT = re.compile(r"^\s*Client:\s*\n\s*Request count: (\d+)", re.MULTILINE)
+
+
+def samples_from_passes(output: str) -> dict:
+    """The windows of one run from perf_analyzer's verbose report (``-v``: one ``Pass [k] throughput``
+    line per measurement window), for a run whose profile export is unusable: perf_analyzer 2.51 records
+    system-shared-memory inputs as stray bytes, and rapidjson stops writing at the first that reads as a
+    NaN float, so models with many FP32 inputs lose their export. Windows, but no per-request latencies
+    (no p99 interval)."""
+    windows = [round(float(v), 3) for v in PASS.findall(output)]
+    counts = REQUEST_COUNT.findall(output)
+    if not windows:
+        return {}
+    return {"throughput": windows, "latency_us": [], "requests": int(counts[-1]) if counts else 0,
+            "source": "perf_analyzer passes (profile export unusable)"}
+
+
 def perf_command(runtime: Runtime, model: str, url: str, batch: int, csv: Path, input_data: Path,
                  s: PerfSettings, interval_ms: int) -> list[str]:
     return [*runtime.perf_analyzer_argv(), "-m", model, "-u", url, "-i", s.protocol, "-b", str(batch),
@@ -95,7 +113,7 @@ def perf_command(runtime: Runtime, model: str, url: str, batch: int, csv: Path, 
             "--output-shared-memory-size", str(max(524288, 4 * batch)), "--input-data", str(input_data),
             "--measurement-mode", "time_windows", "--measurement-interval", str(interval_ms),
             "--stability-percentage", str(s.stability_percentage), "--max-trials", str(s.max_trials),
-            "--verbose-csv", "-f", str(csv), "--profile-export-file", str(csv.with_suffix(".export.json"))]
+            "-v", "--verbose-csv", "-f", str(csv), "--profile-export-file", str(csv.with_suffix(".export.json"))]
 
 
 def is_stable(output: str) -> bool:
@@ -124,7 +142,8 @@ def measure(runtime: Runtime, model: str, url: str, batch: int, out_dir: Path, i
             s: PerfSettings, timeout_s: float = 600) -> Measurement:
     """Strict attempts with a doubling window; if none is stable, one last measurement with the
     stability criterion relaxed, kept and marked ``stable=False`` (a row is marked, never dropped).
-    A measurement whose profile export is unusable is retaken once for its samples."""
+    A measurement whose profile export is unusable takes its windows from perf_analyzer's verbose report,
+    or, where that has none either, is retaken once for its samples."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = point_name(model, batch, s.concurrency)
     csv, log = out_dir / f"{stem}.csv", out_dir / f"{stem}.log"
@@ -142,18 +161,26 @@ def measure(runtime: Runtime, model: str, url: str, batch: int, out_dir: Path, i
             raise PerfError(f"perf_analyzer failed for {model} batch {batch} (exit {returncode}):\n"
                             f"{log_excerpt(output)}")
         if csv.exists() and (stable or relaxed):
-            samples = take_samples(csv, batch)
+            samples = take_samples(csv, batch) or passes_noted(output, log)
             if not samples and s.retake_samples:  # perf_analyzer 2.51 now and then leaves an empty export: retake once
                 kept = csv.read_bytes()
                 _, retake = run_perf_analyzer(runtime, cmd, csv, log, f"{label} retaken for its samples", timeout_s)
                 if csv.exists() and (is_stable(retake) or relaxed):
-                    samples = take_samples(csv, batch)
+                    samples = take_samples(csv, batch) or passes_noted(retake, log)
                 else:
                     csv.write_bytes(kept)
             samples = top_up(runtime, cmd, csv, log, label, timeout_s, batch, samples, s.min_windows)
             return Measurement(model, batch, csv, stable and not relaxed, attempt, interval, log, samples)
     raise PerfError(f"perf_analyzer produced no measurement for {model} batch {batch}, even with the stability "
                     f"criterion relaxed:\n{log_excerpt(output)}")
+
+
+def passes_noted(output: str, log: Path) -> dict:
+    samples = samples_from_passes(output)
+    with log.open("a") as fh:
+        fh.write(f"### samples: {len(samples['throughput'])} windows from perf_analyzer's passes (-v)\n" if samples
+                 else "### samples: no windows in perf_analyzer's report either: this row has no repeated samples\n")
+    return samples
 
 
 TOP_UPS = 2   # at most this many extra runs for a row with too few windows
@@ -170,13 +197,13 @@ def top_up(runtime: Runtime, cmd: list[str], csv: Path, log: Path, label: str, t
             break
         more_cmd = [extra.as_posix() if c == csv.as_posix() else c for c in cmd]
         more_cmd[more_cmd.index("--profile-export-file") + 1] = str(extra.with_suffix(".export.json"))
-        returncode, _ = run_perf_analyzer(runtime, more_cmd, extra, log, f"{label}, top-up {n} for more windows",
-                                          timeout_s)
-        more = take_samples(extra, batch) if returncode == 0 and extra.exists() else {}
+        returncode, output = run_perf_analyzer(runtime, more_cmd, extra, log,
+                                               f"{label}, top-up {n} for more windows", timeout_s)
+        more = (take_samples(extra, batch) or passes_noted(output, log)) if returncode == 0 and extra.exists() else {}
         extra.unlink(missing_ok=True)
         if not more:
             break
-        samples = {"throughput": samples["throughput"] + more["throughput"],
+        samples = {**samples, "throughput": samples["throughput"] + more["throughput"],
                    "latency_us": samples["latency_us"] + more["latency_us"],
                    "requests": samples["requests"] + more["requests"], "runs": samples.get("runs", 1) + 1}
     return samples

@@ -9,6 +9,7 @@ stability handling, retries and repeated samples), and its rows go to the table 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,27 @@ class Scenario:
 def point_name(table: str, batch: int, concurrency: int) -> str:
     """File stem of one measured point (raw CSV, log, samples)."""
     return f"{table}_b{batch}" + ("" if concurrency == 1 else f"_c{concurrency}")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The points one run measures (a time-limited host measures a sweep in parts): fnmatch patterns
+    over table names (``widedeep_gpu_fp16*``) or point names (``*_online_b2048_c1[0-9][0-9]``); none: all."""
+    patterns: tuple[str, ...] | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> "Selection":
+        return cls(tuple(p for p in text.split(",") if p) if text else None)
+
+    @property
+    def partial(self) -> bool:
+        return self.patterns is not None
+
+    def __call__(self, table: str, batch: int, concurrency: int) -> bool:
+        if self.patterns is None:
+            return True
+        point = point_name(table, batch, concurrency)
+        return any(fnmatchcase(table, p) or fnmatchcase(point, p) for p in self.patterns)
 
 
 def offline(batch_sizes: list[int], concurrency: int = 1) -> Scenario:

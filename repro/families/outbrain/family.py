@@ -216,9 +216,9 @@ class Outbrain:
         labels = {name: {**row_labels(profile, ENGINES[serving["engine"]].format(**found),
                                       params["convert"]["precision"], found), "serving": "whole",
                          "inputs": "gRPC payload (no shared memory)"}}
-        # perf_analyzer 2.51 writes an empty profile export (no windows, no per-request latencies) when this
-        # model's 29 inputs travel in system shared memory; the statistics need that export, so the inputs
-        # travel in the gRPC request here (upstream: system shared memory) and every row says so.
+        # perf_analyzer 2.51 loses its profile export when this model's 29 inputs travel in system shared
+        # memory (windows then come from its verbose report, but no per-request latencies: no p99 interval),
+        # so the inputs travel in the gRPC request here (upstream: system shared memory) and every row says so.
         return [ServedGroup(model, repos / "local", labels, lambda path: self.write_request_inputs(data / self.name, path),
                             shared_memory="none")]
 

@@ -34,8 +34,8 @@ CARRIED_MODULES = ("__init__.py", "engines/__init__.py", "engines/placement.py",
 SCRIPT = Path(__file__).parent / "triton_models" / "wd_torch.py"
 SERVER_POOLS = ("--pinned-memory-pool-byte-size=4000000000", "--cuda-memory-pool-byte-size=0:2000000000")
 INPUTS_LABEL = {"none": "gRPC payload (no shared memory; full windows and intervals)",
-                "system": "client system shared memory (upstream's protocol); perf_analyzer 2.51 truncates its profile "
-                          "export for this model, so these rows have no windows or intervals"}
+                "system": "client system shared memory (upstream's protocol); perf_analyzer 2.51 loses its profile export "
+                          "for this model: windows from its verbose report, no p99 interval"}
 
 
 def served_name(precision: str, inputs: str = "none") -> str:
@@ -155,8 +155,9 @@ def perf_groups(repos: Path, options: dict, runtime: str) -> list[ServedGroup]:
     def write_inputs(path: Path) -> None:
         shutil.copy(root / "inputs.json", path)
 
-    # perf_analyzer 2.51 truncates its profile export when a model with this many inputs is fed through
-    # system shared memory (the rows lose their windows and intervals): "none" sends the inputs in the request
+    # perf_analyzer 2.51 loses its profile export when a model with many FP32 inputs is fed through system
+    # shared memory (its windows then come from the verbose report, and there is no p99 interval): "none"
+    # sends the inputs in the request and keeps the per-request latencies
     groups = []
     for c in options["configs"]:
         name = served_name(c["precision"], c["inputs"])

@@ -3,12 +3,14 @@ beside the published A100 figures, the physical limit of the H100 for this model
 gathers, MLP FLOPs against nominal peaks from params.yaml), and the targets of issue 13."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 from tabulate import tabulate
 
 from repro.compare.published import counterparts
+from repro.families.outbrain.gpu_flavour import served_name
 from repro.families.outbrain.features import CATEGORICAL, DEEP_LAYERS, INPUTS, deep_width, input_width
 from repro.measure.metrics import P99, THROUGHPUT, canonical
 from repro.report.physical_limits import Hardware
@@ -44,7 +46,7 @@ def sections(perf: Path, options: dict) -> list[str]:
     rows, targets = [], []
     for config in options["configs"]:
         precision = config["precision"]
-        stem = f"widedeep_gpu_{precision}" + ("" if config["inputs"] == "none" else f"_{config['inputs']}shm")
+        stem = served_name(precision, config["inputs"])
         offline_csv, online_csv = perf / f"{stem}.csv", perf / f"{stem}_online.csv"
         if not offline_csv.exists():
             continue
@@ -84,9 +86,9 @@ def sections(perf: Path, options: dict) -> list[str]:
             f"{note}\n\n" + "\n".join(targets) + "\n", where_the_time_goes(perf, options)]
 
 
-INPUT_NOTES = {"system": "system shared memory, upstream's protocol (perf_analyzer 2.51 truncates its profile export "
-                         "for a model with this many inputs, so these rows have no windows or intervals and are "
-                         "marked not stable)",
+INPUT_NOTES = {"system": "system shared memory, upstream's protocol (perf_analyzer 2.51 loses its profile export "
+                         "for a model with this many FP32 inputs: the windows come from its verbose report, and "
+                         "there is no p99 interval)",
                "none": "in the gRPC request (full windows and intervals)"}
 PHASES = ("server_queue_us", "server_compute_input_us", "server_compute_infer_us", "server_compute_output_us")
 
@@ -97,7 +99,7 @@ def where_the_time_goes(perf: Path, options: dict) -> str:
     hw = Hardware.from_params(options["hardware"])
     rows = []
     for config in options["configs"]:
-        stem = f"widedeep_gpu_{config['precision']}" + ("" if config["inputs"] == "none" else f"_{config['inputs']}shm")
+        stem = served_name(config["precision"], config["inputs"])
         lim = limits(config["precision"], hw, options["fp32_matmul"])
         for suffix, pick in (("", "batch"), ("_online", "concurrency")):
             csv = perf / f"{stem}{suffix}.csv"
@@ -121,4 +123,34 @@ def where_the_time_goes(perf: Path, options: dict) -> str:
             "time for the batch the model computes (online: at most batch x concurrency, up to 131072): the gap to "
             "Compute infer is the engine and its host copies, not the hardware. Online, the dynamic batcher hands the "
             "model many 2048-sample requests at once, and Queue grows with concurrency: the model takes each request's "
-            "29 inputs and answers each request in Python (a native backend is issue 15).\n")
+            "29 inputs and answers each request in Python (a native backend is issue 15).\n" + model_phases(perf, options))
+
+
+MODEL_PHASES = ("host copy", "gpu", "of which h2d (GPU)", "of which graph+d2h (GPU)", "respond")
+
+
+def model_phases(perf: Path, options: dict, shown: int = 4) -> str:
+    """The model's own timing of its execute (model_stats.json, the last server start of each configuration):
+    per executed batch size, the most frequent ones."""
+    path = perf / "model_stats.json"
+    stats = json.loads(path.read_text()) if path.exists() else {}
+    rows = []
+    for config in options["configs"]:
+        name = served_name(config["precision"], config["inputs"])
+        times = stats.get(name, {}).get("model_time_us", {})
+        frequent = sorted(times, key=lambda b: -times[b]["requests"])[:shown]
+        for batch in sorted(frequent, key=int):
+            t = times[batch]
+            if not all(phase in t for phase in MODEL_PHASES):
+                continue
+            rows.append((name, batch, t["requests"], *[f"{t[phase] / 1000:.2f}" for phase in MODEL_PHASES]))
+    if not rows:
+        return ""
+    return ("\nInside the model (its own clocks; GPU intervals from CUDA events), per executed batch, the most "
+            "frequent batches of each configuration's last server start:\n\n" +
+            tabulate(rows, headers=["Configuration", "Executed batch", "Executions", "Host copy (ms)", "GPU wall (ms)",
+                                    "of which H2D (ms)", "of which graph + D2H (ms)", "Respond (ms)"],
+                     tablefmt="pipe", disable_numparse=True) +
+            "\n\nHost copy: each request's 29 inputs into the pinned staging slot (CPU). GPU wall: from the first "
+            "host-to-device copy to the synchronised output, measured on the host; its two parts are GPU intervals "
+            "between CUDA events.\n")
