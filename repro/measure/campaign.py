@@ -36,7 +36,7 @@ def measure_group(group: ServedGroup, out: Path, scenarios: list[Scenario], s: P
     log = out / "logs" / f"server_{group.name}.log"
     input_data = out / f"input_{group.name}.json"
     group.write_inputs(input_data)
-    s = dataclasses.replace(s, shared_memory=group.shared_memory, retake_samples=group.expect_samples)
+    s = dataclasses.replace(s, shared_memory=group.shared_memory)
     labels = group.models
     with TritonServer(Runtime(paths.RUNTIME), group.repository.resolve(), log, models=list(group.models),
                       ready_timeout_s=group.ready_timeout_s, extra_args=list(group.server_args)) as server:

@@ -38,7 +38,6 @@ class PerfSettings:
     shared_memory: str = "system"   # system (upstream's) | cuda (inputs placed in GPU memory by the client)
     max_cv: float = 0.10            # windows' coefficient of variation above this: the row is not stable
     min_windows: int = MIN_WINDOWS  # fewer windows in a row: more runs of perf_analyzer add theirs (top-ups)
-    retake_samples: bool = True     # an empty profile export is retaken once (False: known to stay empty)
 
     @classmethod
     def from_params(cls, p: dict) -> "PerfSettings":
@@ -162,7 +161,7 @@ def measure(runtime: Runtime, model: str, url: str, batch: int, out_dir: Path, i
                             f"{log_excerpt(output)}")
         if csv.exists() and (stable or relaxed):
             samples = take_samples(csv, batch) or passes_noted(output, log)
-            if not samples and s.retake_samples:  # perf_analyzer 2.51 now and then leaves an empty export: retake once
+            if not samples:  # neither the export nor the verbose report has windows: retake once
                 kept = csv.read_bytes()
                 _, retake = run_perf_analyzer(runtime, cmd, csv, log, f"{label} retaken for its samples", timeout_s)
                 if csv.exists() and (is_stable(retake) or relaxed):

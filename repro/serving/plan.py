@@ -20,8 +20,6 @@ class ServedGroup:
     server_args: tuple[str, ...] = ()
     ready_timeout_s: int = 300
     model_stats: Callable[[], dict] = field(default=lambda: {})   # the served model's own timings, after the run
-    expect_samples: bool = True                # False: perf_analyzer is known to truncate this group's export
-                                               # (no retake for the windows; the rows say they have none)
 
 
 def read_model_stats(repo: Path) -> dict:

@@ -164,6 +164,6 @@ def perf_groups(repos: Path, options: dict, runtime: str) -> list[ServedGroup]:
         groups.append(ServedGroup(name, root / "perf" / name,
                                   {name: labels(c["precision"], c["inputs"], device, runtime, options["fp32_matmul"])},
                                   write_inputs, c["inputs"], SERVER_POOLS, 900,
-                                  lambda repo=root / "perf" / name: read_model_stats(repo), c["inputs"] == "none"))
+                                  lambda repo=root / "perf" / name: read_model_stats(repo)))
     return groups
 
