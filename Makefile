@@ -6,7 +6,8 @@ SHELL := /bin/bash
 PYTHON_BASE ?= python3
 VENV        := .venv
 PY          := $(VENV)/bin/python
-RUNTIME     := .runtime
+RUNTIME_DIR := .runtime
+RUNTIME     ?= local
 SEEDS       ?= ../shared/seeds
 PROFILE     ?= cpu
 
@@ -17,7 +18,7 @@ export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DVC         := $(VENV)/bin/dvc
 
-.PHONY: bench-widedeep pin-images calibrate-compare _force check-determinism-cpus check-params h100-kit deploy-h100 remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
+.PHONY: image-cpu bench-widedeep pin-images calibrate-compare _force check-determinism-cpus check-params h100-kit deploy-h100 remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
 
 GPU  ?= cpu
 BASE ?=
@@ -28,7 +29,7 @@ help: ## List the public targets
 	@echo "Usage: make <target> [VAR=value]"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9%_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: $(VENV)/.installed $(RUNTIME)/RUNTIME.json ## Create .venv from requirements.lock and install Triton + perf_analyzer (idempotent)
+setup: $(VENV)/.installed $(RUNTIME_DIR)/RUNTIME.json ## Create .venv from requirements.lock and install Triton + perf_analyzer (idempotent)
 
 $(VENV)/.installed: requirements.lock
 	@echo "[setup] creating $(VENV) from requirements.lock (first run downloads ~600 MB) ..."
@@ -40,11 +41,11 @@ $(VENV)/.installed: requirements.lock
 # The runtime's files (repro.serving.runtime.Runtime.check); one missing rebuilds it although RUNTIME.json exists.
 RUNTIME_FILES := pytriton/tritonserver/bin/tritonserver bin/perf_analyzer backends/python/libtriton_python.so \
                  backends/python/triton_python_backend_stub
-RUNTIME_BROKEN := $(filter-out $(wildcard $(addprefix $(RUNTIME)/,$(RUNTIME_FILES))),$(addprefix $(RUNTIME)/,$(RUNTIME_FILES)))
+RUNTIME_BROKEN := $(filter-out $(wildcard $(addprefix $(RUNTIME_DIR)/,$(RUNTIME_FILES))),$(addprefix $(RUNTIME_DIR)/,$(RUNTIME_FILES)))
 
-$(RUNTIME)/RUNTIME.json: $(VENV)/.installed repro/serving/runtime.py tools/setup_runtime.py $(if $(RUNTIME_BROKEN),_force)
+$(RUNTIME_DIR)/RUNTIME.json: $(VENV)/.installed repro/serving/runtime.py tools/setup_runtime.py $(if $(RUNTIME_BROKEN),_force)
 	@$(if $(RUNTIME_BROKEN),echo "[setup] the runtime lacks $(RUNTIME_BROKEN); reinstalling it")
-	@$(PY) -m tools.setup_runtime --dest $(RUNTIME) --cache .cache/wheels
+	@$(PY) -m tools.setup_runtime --dest $(RUNTIME_DIR) --cache .cache/wheels
 
 deploy: deploy-cpu ## The main job: the pipeline on the cpu profile (= make deploy-cpu)
 
@@ -68,13 +69,21 @@ record-%: setup ## After a GPU host's run: enter results/<profile>/ in dvc.lock 
 
 DRY_RUN ?=
 
-deploy-%: setup ## Run the pipeline for one profile (cpu = make deploy): dvc repro tables@<profile>; a100..: DRY_RUN=1 prints its commands
+deploy-%: setup ## Run the pipeline for one profile (cpu = make deploy): dvc repro tables@<profile>; a100..: DRY_RUN=1 prints its commands; RUNTIME=container: inside the project's image
 ifneq ($(DRY_RUN),)
 	@$(PY) -m tools.container_plan --profile $*
+else ifeq ($(RUNTIME),container)
+	@$(PY) -m tools.check_params
+	@$(PY) -m tools.cpu_container deploy --profile $*
+else ifneq ($(RUNTIME),local)
+	@echo "make: RUNTIME=$(RUNTIME) is not a runtime; use RUNTIME=local (default) or RUNTIME=container" >&2; exit 2
 else
 	@$(PY) -m tools.check_params --profile $*
 	@$(DVC) repro tables@$*
 endif
+
+image-cpu: setup ## Build the project's cpu image (docker/cpu: Debian from packages, requirements.lock, Triton wheels) with podman or docker
+	@$(PY) -m tools.cpu_container build
 
 pin-images: setup ## Re-resolve the image digests of docker/pins.yaml where a registry is reachable (skopeo, crane or docker)
 	@$(PY) -m tools.pin_images
@@ -133,6 +142,6 @@ lock: ## Re-resolve requirements.lock from requirements.in (needs the network)
 	@rm -rf .lock-venv && echo "requirements.lock updated"
 
 clean-env: ## Remove the virtual environment and the runtime (next `make setup` rebuilds them)
-	rm -rf $(VENV) $(RUNTIME)
+	rm -rf $(VENV) $(RUNTIME_DIR)
 
 _force:

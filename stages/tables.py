@@ -100,7 +100,7 @@ def build(profile_name: str, perf: Path, native: Path, accuracy: Path, host: Pat
         sections.append(accuracy_markdown(json.loads(accuracy.read_text())))
         for family in families_in_use(params):
             sections += family.report_sections(profile, perf, params, staging)
-        (staging / "report.md").write_text(f"# Measured results: profile {profile.label}\n\n"
+        (staging / "report.md").write_text(f"# Measured results: profile {profile.label_in(settings['host'].get('container'))}\n\n"
                                            f"Host: {summary(settings['host'])}\n\n" + "\n".join(sections))
     progress("tables", f"wrote {out}/report.md")
 

@@ -19,14 +19,14 @@ class Pin(Strict):
     image: str = Field(min_length=1)
     tag: str = Field(min_length=1)
     digest: Optional[str] = Field(default=None, pattern=DIGEST)
-    status: Literal["verified", "unverified", "unresolved"]
+    status: Literal["verified", "unverified", "unresolved", "local"]
     source: str = Field(min_length=1)
     used_by: str = Field(min_length=1)
 
     @model_validator(mode="after")
     def digest_matches_status(self) -> "Pin":
-        if (self.digest is None) != (self.status == "unresolved"):
-            raise ValueError("a digest goes with status verified or unverified, no digest with unresolved")
+        if (self.digest is None) != (self.status in ("unresolved", "local")):
+            raise ValueError("a digest goes with status verified or unverified, no digest with unresolved or local")
         return self
 
     @property

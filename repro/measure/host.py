@@ -60,12 +60,24 @@ def torch_version() -> str | None:
         return None
 
 
+# Set by tools/cpu_container.py on the containers it starts; believed only inside a container.
+CONTAINER_IMAGE_ENV = "REPRO_CONTAINER_IMAGE"
+CONTAINER_MARKERS = (Path("/run/.containerenv"), Path("/.dockerenv"))   # podman's, docker's
+
+
+def container_image(env: dict[str, str] | None = None, markers: tuple[Path, ...] = CONTAINER_MARKERS) -> str | None:
+    """The image this process runs in (``<tag> (<engine> image <id>)``), or None outside a container."""
+    image = (os.environ if env is None else env).get(CONTAINER_IMAGE_ENV)
+    return image if image and any(m.exists() for m in markers) else None
+
+
 def fingerprint() -> dict:
     model, isa = cpuinfo()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"cpu": model, "isa": isa, "cores": cores, "memory_gib": memory_gib(), "machine": platform.machine(),
             "system": platform.system(), "gpus": gpus(), "triton": TRITON_VERSION,
-            "python": ".".join(platform.python_version_tuple()[:2]), "torch": torch_version()}
+            "python": ".".join(platform.python_version_tuple()[:2]), "torch": torch_version(),
+            **({"container": image} if (image := container_image()) else {})}
 
 
 def summary(fp: dict | None) -> str:
@@ -74,4 +86,4 @@ def summary(fp: dict | None) -> str:
         return "unknown host (no host.json)"
     gpu = ", ".join(f"{g['name']} (driver {g['driver']})" for g in fp.get("gpus", [])) or "no GPU"
     return (f"{fp['cpu']}, {fp['cores']} cores, {fp['memory_gib']} GiB, ISA {'/'.join(fp['isa']) or 'baseline'}; "
-            f"{gpu}; Triton {fp['triton']}")
+            f"{gpu}; Triton {fp['triton']}" + (f"; in container {fp['container']}" if fp.get("container") else ""))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 
+from repro.measure.host import container_image
 from repro.profiles.catalog import Profile
 from repro.serving.runtime import TRITON_VERSION
 
@@ -17,7 +18,9 @@ def versions() -> dict[str, str]:
 
 
 def runtime_label(profile: Profile) -> str:
-    return f"Triton {TRITON_VERSION} ({profile.runtime} runtime)"
+    """``Triton 2.51.0 (local runtime)``; inside the project's container ``(container runtime: <image>)``."""
+    image = container_image()
+    return f"Triton {TRITON_VERSION} (container runtime: {image})" if image else f"Triton {TRITON_VERSION} ({profile.runtime} runtime)"
 
 
 def row_labels(profile: Profile, engine: str, precision: str, found: dict[str, str]) -> dict[str, str]:

@@ -111,8 +111,12 @@ class Profile:
 
     @property
     def label(self) -> str:
+        return self.label_in(None)
+
+    def label_in(self, container: str | None) -> str:
+        """``cpu (CPU; local runtime)``; run inside the project's image: ``(...; container runtime: <image>)``."""
         what = self.hardware or self.device.upper()
-        return f"{self.name} ({what}; {self.runtime} runtime)"
+        return f"{self.name} ({what}; {f'container runtime: {container}' if container else f'{self.runtime} runtime'})"
 
 
 def all_profiles(params: dict) -> dict[str, dict]:

@@ -17,7 +17,7 @@ def test_every_image_has_tag_digest_or_status_and_source():
     pins = load_pins()
     assert {"tensorflow", "tritonserver", "tritonserver-sdk", "tensorrt"} <= set(pins.images)
     for pin in pins.images.values():
-        assert pin.tag and pin.source and (pin.digest or pin.status == "unresolved")
+        assert pin.tag and pin.source and (pin.digest or pin.status in ("unresolved", "local"))
         assert pin.reference.startswith(f"{pin.image}:{pin.tag}")
 
 
@@ -39,6 +39,7 @@ def test_pin_images_verifies_what_a_registry_answers_and_keeps_the_rest(tmp_path
     assert after.images["tritonserver"].digest == DIGEST and after.images["tritonserver"].status == "verified"
     assert after.images["tensorrt"].status == "unresolved" and after.images["tensorrt"].digest is None
     assert pins.read_text().startswith("# Every image")             # the header comments survive
+    assert after.images["debian-bookworm"].status == "local"         # built here: never sent to a registry
     assert "fake: unreachable" in capsys.readouterr().err
 
 
