@@ -125,6 +125,19 @@ def log_errors(text: str) -> list[str]:
     return [line for line in found if not any(h in line for h in HARMLESS)]
 
 
+# Log lines after which a server never becomes ready although its process lives on: a python backend stub
+# that cannot start (its shared libpython missing) leaves its model "loading" until the ready timeout.
+NEVER_READY = ("error while loading shared libraries",)
+
+
+def never_ready(path: Path) -> str | None:
+    """The first log line saying the server cannot become ready, or None."""
+    if not path.exists():
+        return None
+    return next((line for line in path.read_text(errors="replace").splitlines()
+                 if any(marker in line for marker in NEVER_READY)), None)
+
+
 def log_tail(path: Path, lines: int = 25) -> str:
     """The server's error lines first (a config.pbtxt parse error names file, line and column there),
     then the log's last lines."""
@@ -223,6 +236,10 @@ class TritonServer:
             status, _ = http_get(f"http://{self.ports.http_url}/v2/health/ready")
             if status == 200:
                 return
+            fatal = never_ready(self.log_path)
+            if fatal:
+                raise ServerError(f"Triton server cannot become ready: {fatal.strip()} (models {self.models}). "
+                                  f"From {self.log_path}:\n{log_tail(self.log_path)}")
             time.sleep(0.2)
         raise ServerError(f"Triton server not ready after {self.ready_timeout_s:.0f} s "
                           f"(models {self.models}). From {self.log_path}:\n{log_tail(self.log_path)}")

@@ -57,3 +57,16 @@ def test_incomplete_runtime_says_how_to_fix(tmp_path):
 def test_ports_pick_free_ones():
     ports = choose_ports()
     assert isinstance(ports, Ports) and len({ports.http, ports.grpc, ports.metrics}) == 3
+
+
+def test_a_stub_that_cannot_start_is_reported_at_once(tmp_path):
+    """Seen in a container without libpython3.11: the model stays 'loading' and the ready endpoint never
+    answers; the wait stops at the log line instead of after the ready timeout."""
+    from repro.serving.server import never_ready
+    log = tmp_path / "server.log"
+    assert never_ready(log) is None
+    log.write_text('I1124 model_lifecycle.cc:472] "loading: dlrm_dense:1"\n')
+    assert never_ready(log) is None
+    log.write_text(log.read_text() + "/opt/runtime/backends/python/triton_python_backend_stub: error while loading "
+                   "shared libraries: libpython3.11.so.1.0: cannot open shared object file\n")
+    assert "libpython3.11.so.1.0" in never_ready(log)

@@ -109,3 +109,16 @@ def test_rows_say_container_only_inside_one(tmp_path, monkeypatch):
     assert labels.runtime_label(profile) == "Triton 2.51.0 (container runtime: localhost/repro-cpu:abc)"
     assert profile.label_in("localhost/repro-cpu:abc") == "cpu (CPU; container runtime: localhost/repro-cpu:abc)"
     assert profile.label == "cpu (CPU; local runtime)"
+
+
+def test_containers_of_dead_launchers_are_swept(monkeypatch, tmp_path):
+    import os
+    import subprocess
+
+    from tools import cpu_container
+    alive, dead = f"repro-cpu-{os.getpid()}", "repro-cpu-999999999"
+    monkeypatch.setattr(cpu_container, "engine_call", lambda engine, argv, what: f"{alive}\n{dead}\nsomeone-else")
+    removed = []
+    monkeypatch.setattr(subprocess, "run", lambda argv, **kw: removed.append(argv))
+    cpu_container.sweep_stale(Engine("podman", tmp_path, gpu=False))
+    assert removed == [["podman", "rm", "-f", dead]]
