@@ -18,7 +18,7 @@ export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DVC         := $(VENV)/bin/dvc
 
-.PHONY: image-cpu bench-widedeep pin-images calibrate-compare _force check-determinism-cpus check-params h100-kit deploy-h100 remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
+.PHONY: image-cpu bench-native bench-widedeep pin-images calibrate-compare _force check-determinism-cpus check-params h100-kit deploy-h100 remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
 
 GPU  ?= cpu
 BASE ?=
@@ -107,6 +107,9 @@ calibrate-compare: setup ## How often make compare is right here: A/A pairs of i
 
 bench-widedeep: setup ## W&D on the cpu: TensorFlow vs ONNX Runtime in-process (the engine choice) and served vs in-process
 	@$(PY) -m tools.widedeep_bench
+
+bench-native: setup ## The transport ceiling through the real server: this project's native C++ backend (built here with g++) vs the python backend [BATCHES=256,4096,65536]
+	@$(PY) -m tools.native_bench $(if $(BATCHES),--batches $(BATCHES))
 
 bench: setup ## Print cold pipeline time, no-op repro time and the cpu DLRM offline table
 	@$(PY) -m tools.bench
