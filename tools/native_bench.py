@@ -16,7 +16,8 @@ from pathlib import Path
 from tabulate import tabulate
 
 from repro import paths
-from repro.errors import UserError
+from repro.cli import KNOWN_ERRORS
+from repro.measure.host import fingerprint, summary
 from repro.measure.perf_analyzer import PerfSettings, measure, normalise
 from repro.measure.statistics import evidence
 from repro.native import build
@@ -60,14 +61,19 @@ def main(argv: list[str] | None = None) -> int:
                     for model, what in MODELS.items():
                         m = measure(runtime, model, server.ports.grpc_url, batch, root / "perf", Path("random"), settings)
                         row, ev = normalise(m), evidence(m.samples, 0.10)
-                        rows.append([what, batch, f"{row['throughput_infer_per_s']:,.0f}",
-                                     f"{ev['throughput_ci_low'] or 0:,.0f} - {ev['throughput_ci_high'] or 0:,.0f}",
+                        ci = "n/a (too few windows)" if ev["throughput_ci_low"] is None else \
+                            f"{ev['throughput_ci_low']:,.0f} - {ev['throughput_ci_high']:,.0f}"
+                        rows.append([what, batch, f"{row['throughput_infer_per_s']:,.0f}", ci,
                                      f"{row['latency_p99_us']:,.0f}", ev["windows"], "yes" if m.stable else "no"])
                         print(f"[bench-native] {model} batch {batch}: {row['throughput_infer_per_s']:,.0f} infer/s",
                               file=sys.stderr, flush=True)
-    except UserError as exc:
+    except KNOWN_ERRORS as exc:
         print(f"bench-native: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("bench-native: interrupted; the server is stopped.", file=sys.stderr)
+        return 130
+    print(f"Host: {summary(fingerprint())}; runtime {paths.RUNTIME}; FP32 outputs, KIND_CPU instances, no GPU work")
     print(tabulate(rows, headers=["model", "batch", "infer/s", "95% CI", "p99 us", "windows", "stable"],
                    tablefmt="github", colalign=("left", "right", "right", "right", "right", "right", "left")))
     return 0

@@ -8,11 +8,14 @@ invoking user's uid:gid (files written stay the user's).
 """
 from __future__ import annotations
 
+import functools
 import os
+import resource
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from repro.containers.local_image import podman_config
 from repro.errors import UserError
 
 ENGINES = ("docker", "podman")
@@ -84,16 +87,20 @@ class Engine:
         env = dict(os.environ if base is None else base)
         if self.name != "podman" or "CONTAINERS_CONF" in env:
             return env
-        from repro.containers.local_image import podman_config
-        import resource
-        store = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "repro" / "containers"
-        store.mkdir(parents=True, exist_ok=True)
-        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        for name, text in podman_config(store, 1048576 if hard == resource.RLIM_INFINITY else hard).items():
-            if not (store / name).exists() or (store / name).read_text() != text:
-                (store / name).write_text(text)
+        store = write_podman_config(Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "repro" / "containers")
         return {**env, "CONTAINERS_CONF": str(store / "containers.conf"),
                 "CONTAINERS_STORAGE_CONF": str(store / "storage.conf")}
 
     def stop(self, name: str) -> list[str]:
         return [self.name, "stop", "--time", "30", name]
+
+
+@functools.cache
+def write_podman_config(store: Path) -> Path:
+    """The project's podman configuration under ``store``, written once per process (where it changed)."""
+    store.mkdir(parents=True, exist_ok=True)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    for name, text in podman_config(store, 1048576 if hard == resource.RLIM_INFINITY else hard).items():
+        if not (store / name).exists() or (store / name).read_text() != text:
+            (store / name).write_text(text)
+    return store

@@ -122,18 +122,20 @@ NOT_BYTE_STABLE = ("results/convert/",)
 ARTIFACT_STAGES = ("data", "train@", "convert@", "engine@")
 
 
-def artifact_hashes(lock: dict, profile: str) -> dict[str, str]:
-    """Output path -> md5 in a dvc.lock, for the stages that make artifacts (data .. repos@<profile>)."""
+def artifact_hashes(lock: dict, profile: str) -> dict[str, str | None]:
+    """Output path -> md5 in a dvc.lock, for the stages that make artifacts (data .. repos@<profile>); None
+    where an entry has no hash."""
     found = {}
     for stage, entry in (lock.get("stages") or {}).items():
         if stage.startswith(ARTIFACT_STAGES) or stage == f"repos@{profile}":
             for out in entry.get("outs", []):
                 if not out["path"].startswith(NOT_BYTE_STABLE):
-                    found[out["path"]] = out.get("md5", "")
+                    found[out["path"]] = out.get("md5")
     return found
 
 
 def artifact_differences(before: dict, after: dict, profile: str) -> list[str]:
-    """The artifact paths whose hash differs between two dvc.lock files (or that one of them lacks)."""
+    """The artifact paths whose hash differs between two dvc.lock files, or that either lacks or has no hash
+    for (a missing hash is never taken as a match)."""
     a, b = artifact_hashes(before, profile), artifact_hashes(after, profile)
-    return sorted(p for p in set(a) | set(b) if a.get(p) != b.get(p))
+    return sorted(p for p in set(a) | set(b) if a.get(p) is None or a.get(p) != b.get(p))

@@ -88,6 +88,8 @@ def test_lock_comparison_covers_artifacts_only():
     assert local_image.artifact_differences(a, lock({"artifacts/data": "1", "triton_repos/cpu": "3"}), "cpu") == \
         ["triton_repos/cpu"]
     assert local_image.artifact_differences(a, lock({"triton_repos/cpu": "2"}), "cpu") == ["artifacts/data"]
+    unhashed = {"stages": {"data": {"outs": [{"path": "artifacts/data"}]}}}
+    assert local_image.artifact_differences(unhashed, unhashed, "cpu") == ["artifacts/data"]   # fails closed
 
 
 def test_pipeline_command_is_make_deploy_without_make():
