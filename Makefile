@@ -32,7 +32,7 @@ help: ## List the public targets
 setup: $(VENV)/.installed $(RUNTIME_DIR)/RUNTIME.json ## Create .venv from requirements.lock and install Triton + perf_analyzer (idempotent)
 
 $(VENV)/.installed: requirements.lock
-	@echo "[setup] creating $(VENV) from requirements.lock (first run downloads ~600 MB) ..."
+	@echo "[setup] creating $(VENV) from requirements.lock (first run downloads ~4 GB: TensorFlow, PyTorch with its CUDA libraries) ..."
 	@test -x $(PY) || $(PYTHON_BASE) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock 2> >(grep -v "is ignored: it is neither" >&2)
 	@$(PY) -m pip check >/dev/null

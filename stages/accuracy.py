@@ -19,16 +19,18 @@ from repro.cli import progress, run_stage
 from repro.families import family_of, served_models
 from repro.params import load_params
 from repro.profiles.catalog import get_profile
-from repro.serving.plan import AccuracyCheck
+from repro.serving.plan import AccuracyCheck, describe_details
 from repro.serving.runtime import Runtime
 from repro.serving.server import TritonServer
 
 
-def evaluate(check: AccuracyCheck, log: Path) -> dict[str, float]:
+def evaluate(check: AccuracyCheck, log: Path) -> dict[str, tuple[float, dict]]:
+    """Each served model's score and what its family reports beside it (a score may come with details)."""
     with TritonServer(Runtime(paths.RUNTIME), check.repository.resolve(), log, models=list(check.gated),
                       ready_timeout_s=check.ready_timeout_s, extra_args=list(check.server_args)) as server:
         assert server.ports is not None
-        return {name: check.score(server.ports.grpc_url, name) for name in check.gated}
+        scores = {name: check.score(server.ports.grpc_url, name) for name in check.gated}
+    return {name: s if isinstance(s, tuple) else (s, {}) for name, s in scores.items()}
 
 
 def gate(name: str, served: float, reference: float, tolerance: float) -> dict:
@@ -62,15 +64,16 @@ def build(profile_name: str, repos: Path, data: Path, train_metrics: Path, out: 
         for i, check in enumerate(checks):
             with atomic.staged_file(logs / f"accuracy_{model}{f'_{i}' if i else ''}.log") as log:
                 served = evaluate(check, log)
-            for name, score in served.items():
+            for name, (score, details) in served.items():
                 row = {**gate(name, score, check.reference, check.tolerance), "metric": check.metric,
                        "tolerance": check.tolerance, "test_samples": check.samples, "gated": check.gated[name],
-                       "note": check.note}
+                       "note": check.note, **({"details": details} if details else {})}
                 if not check.gated[name]:
                     row["passed"] = None if math.isfinite(score) else False   # reported only, but never NaN
                 verdict = {True: "pass", False: "FAIL", None: "reported"}[row["passed"]]
                 progress("accuracy", f"{name}: {check.metric} {score:.6f} vs framework {check.reference:.6f} "
-                                     f"(|diff| {row['abs_diff']}, tolerance {check.tolerance:g}): {verdict}")
+                                     f"(|diff| {row['abs_diff']}, tolerance {check.tolerance:g}): {verdict}"
+                                     + (f"; {describe_details(details)}" if details else ""))
                 report["models"][name] = row
                 if row["passed"] is False:
                     failures.append(f"{name}: |{check.metric} diff| {row['abs_diff']} > {check.tolerance:g}")

@@ -23,6 +23,7 @@ from repro.params import load_params
 from repro.profiles.catalog import get_profile
 from repro.report import measured as report
 from repro.report.render import render_markdown
+from repro.serving.plan import describe_details
 
 UPSTREAM = ["data", "train@{m}", "convert@{m}", "repos@{p}", "perf@{p}"]
 
@@ -39,9 +40,10 @@ def accuracy_markdown(accuracy: dict) -> str:
                                     "Samples", "Gate"],
                      tablefmt="pipe", floatfmt=("", "", ".6f", ".6f", ".2e", "g", "", "")) + "\n")
     text += "".join(f"\n- {note}" for note in notes)
+    text += "".join(f"\n- {name}: {describe_details(r['details'])}" for name, r in checked.items() if r.get("details"))
     if unchecked:
         text += f"\n- Not checked on this profile: {', '.join(unchecked)} (no trained weights served here)"
-    return text + ("\n" if notes or unchecked else "")
+    return text + ("\n" if notes or unchecked or any(r.get("details") for r in checked.values()) else "")
 
 
 def table_section(name: str, model: str, frame: pd.DataFrame, params: dict, profile, settings: dict,

@@ -47,7 +47,11 @@ def side_by_side(measured: pd.DataFrame, published: pd.DataFrame, style: str) ->
     """Rows matched by (batch, concurrency) with measured/published ratios; both sides read through the
     metrics table (the published one from its style's headers and unit)."""
     m = canonical(measured).set_index(["batch", "concurrency"])
-    p = canonical(published, style).set_index(["batch", "concurrency"])
+    p = canonical(published, style)
+    for axis in ("batch", "concurrency"):   # ResNet50's tables leave out the one they hold at 1
+        if axis not in p:
+            p[axis] = 1
+    p = p.set_index(["batch", "concurrency"])
     common = [k for k in m.index if k in p.index]
     out = pd.DataFrame({
         "Batch": [b for b, _ in common],

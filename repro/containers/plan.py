@@ -72,7 +72,7 @@ class ClientRuntime:
 
 
 def server_step(engine: Engine, pins: Pins, profile: Profile, params: dict, repo: Path, models: list[str],
-                ports: Ports) -> Step:
+                ports: Ports, env: dict[str, str] | None = None) -> Step:
     mount = profile.repos.get("mount", "/models")
     command = ["tritonserver", f"--model-repository={mount}", "--model-control-mode=explicit",
                f"--http-address={HOST}", f"--grpc-address={HOST}", f"--metrics-address={HOST}",
@@ -81,7 +81,7 @@ def server_step(engine: Engine, pins: Pins, profile: Profile, params: dict, repo
                *[f"--load-model={m}" for m in models]]
     return Step("serve", "the server: serving image, repository read-only at its mount, 127.0.0.1 only",
                 engine.run(image_tag("serving", pins), command, mounts={repo: mount}, name=f"repro-{profile.name}-server",
-                           detach=True))
+                           detach=True, env=env))
 
 
 def deploy_plan(params: dict, profile: Profile, engine: Engine, pins: Pins,
@@ -97,13 +97,15 @@ def deploy_plan(params: dict, profile: Profile, engine: Engine, pins: Pins,
     steps.append(Step("repos", f"repos@{profile.name}: the container repositories (upstream layout)",
                       stages[f"repos@{profile.name}"]))
     served: dict[str, list[Scenario]] = {}
+    server_env: dict[str, str] = {}
     for model in models:
         family = family_of(params, model)
+        server_env |= family.container_server_env()
         for step in family.container_steps(model, params, profile, repo):
             steps.append(Step("convert", step.what, engine.run(image_tag(step.image, pins), step.command)))
         sweep = scenarios.from_params(profile.perf_for(family.name), family.scenarios)
         served |= {name: sweep for name in family.container_served(model)}
-    steps.append(server_step(engine, pins, profile, params, repo, served, ports))
+    steps.append(server_step(engine, pins, profile, params, repo, served, ports, server_env))
     steps.append(Step("accuracy", f"accuracy@{profile.name}: served AUC vs TensorFlow's, against that server",
                       stages[f"accuracy@{profile.name}"]))
     client, settings = ClientRuntime(engine, image_tag("client", pins)), PerfSettings.from_params(profile.perf)

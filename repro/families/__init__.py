@@ -12,8 +12,9 @@ from repro.families.base import Family
 def registry() -> dict[str, Family]:
     """Family name -> family. Imported lazily: a family loads its framework only when a stage needs it."""
     from repro.families.criteo.family import CRITEO
+    from repro.families.imagenet.family import IMAGENET
     from repro.families.outbrain.family import OUTBRAIN
-    return {family.name: family for family in (CRITEO, OUTBRAIN)}
+    return {family.name: family for family in (CRITEO, OUTBRAIN, IMAGENET)}
 
 
 def get_family(name: str) -> Family:

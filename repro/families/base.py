@@ -95,6 +95,10 @@ class Family(Protocol):
     def container_served(self, model: str) -> list[str]:
         """The models a client calls for ``model`` on a container profile (its perf rows)."""
 
+    def container_server_env(self) -> dict[str, str]:
+        """Environment the serving container needs for this family's models (ResNet50: upstream's
+        ``ORT_TENSORRT_FP16_ENABLE=1``), or none."""
+
 
 @dataclass(frozen=True)
 class ImageStep:

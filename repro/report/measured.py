@@ -18,7 +18,7 @@ import yaml  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from repro.measure.metrics import BY_NAME, COMPONENTS, P50, P99, THROUGHPUT, canonical, published  # noqa: E402
-from repro.report.render import render_markdown  # noqa: E402
+from repro.report.render import render_markdown, style_for  # noqa: E402
 
 plt.rcParams.update({"svg.hashsalt": "repro", "svg.fonttype": "none"})
 
@@ -56,6 +56,7 @@ def measured_markdown(frame: pd.DataFrame, display: str, size: str, max_batch: i
     note = (f"\n\nNot stable (perf_analyzer never reached its criterion, or the windows' coefficient of variation "
             f"exceeds perf.max_cv): batch {', '.join(map(str, unstable))}." if unstable else "")
     scenario = str(frame["scenario"].iloc[0]) if "scenario" in frame else "offline"
+    style = style_for(style, scenario)
     note += evidence_markdown(frame)
     sweep = f"Sweep {sweep_note}.\n\n" if sweep_note else ""
     return (f"{heading(display, labels, size, scenario)}\n\n{sweep}{parameter_table(labels, display, size, max_batch, instances)}\n\n"

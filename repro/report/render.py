@@ -34,6 +34,14 @@ STYLES: dict[str, Style] = {
     "hps_benchmark": Style({"Speedup - FP16 TRT with HPS to Native TF": "f2"}, default="int", tablefmt="github"),
     "native_benchmark": Style({"Speedup - HPS-file ensemble to Native TF": "f2"}, default="int", tablefmt="github"),
 }
+
+
+def style_for(style: str, scenario: str) -> str:
+    """A family's table style in one scenario: ResNet50 publishes its offline and online tables in two
+    layouts (``resnet`` -> ``resnet_offline`` / ``resnet_online``); the others use one for both."""
+    return f"{style}_{scenario}" if f"{style}_{scenario}" in STYLES else style
+
+
 FLOATFMT = {"sci": ".2e", "f2": ".2f", "r1": "g", "r3": "g", "int": "g", "text": "g"}
 
 

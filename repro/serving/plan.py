@@ -35,7 +35,7 @@ def read_model_stats(repo: Path) -> dict:
 class AccuracyCheck:
     """Served models scored against the framework's own score on the same samples."""
     repository: Path
-    score: Callable[[str, str], float]         # (grpc url, served model) -> score
+    score: Callable[[str, str], "float | tuple[float, dict]"]   # (grpc url, served model) -> score [, details]
     reference: float                           # the framework's score
     tolerance: float
     samples: int
@@ -44,3 +44,8 @@ class AccuracyCheck:
     note: str = ""
     server_args: tuple[str, ...] = ()
     ready_timeout_s: int = 300
+
+
+def describe_details(details: dict) -> str:
+    """What a family reports beside a score (``largest_logit_diff 2.3e-05, top1_served 0.5``), sorted by name."""
+    return ", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in sorted(details.items()))

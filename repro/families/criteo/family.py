@@ -264,6 +264,9 @@ class Criteo:
         """The container ensembles upstream's clients call (write_container_repo writes them)."""
         return [f"{model}_tf", f"{model}_hps"]
 
+    def container_server_env(self) -> dict[str, str]:
+        return {}
+
     def accuracy_checks(self, model: str, repos: Path, data: Path, reference: dict, params: dict,
                         profile: Profile) -> list[AccuracyCheck]:
         from repro.families.criteo import gpu_flavour

@@ -179,6 +179,9 @@ class Outbrain:
     def container_served(self, model: str) -> list[str]:
         return ["widedeep_tf", "widedeep_trt"]
 
+    def container_server_env(self) -> dict[str, str]:
+        return {}
+
     def accuracy_checks(self, model: str, repos: Path, data: Path, reference: dict, params: dict,
                         profile: Profile) -> list[AccuracyCheck]:
         serving, cfg = profile.serving(self.name), params["accuracy"][self.name]

@@ -12,11 +12,11 @@ output ``wide_deep_model`` FP32 [1].
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from repro.families.criteo.repository import link_tree, write_config
+from repro.families.whole_model import LocalSettings, write_whole_model
 from repro.families.outbrain.features import INPUTS, OUTPUT, input_dtype, input_width
 from repro.serving import model_config as mcfg
 from repro.serving.model_config import Tensor
@@ -29,33 +29,15 @@ def io() -> tuple[list[Tensor], list[Tensor]]:
     return [Tensor(name, input_dtype(name), (input_width(name),)) for name in INPUTS], [Tensor(OUTPUT, "FP32", (1,))]
 
 
-@dataclass(frozen=True)
-class LocalSettings:
-    engine: str                 # onnxruntime | tensorflow
-    max_batch_size: int
-    preferred_batch: int
-    instances: int
-    instance_kind: str
-    threads: int
-
-
 def served_name(engine: str) -> str:
     return f"widedeep_{engine}"
 
 
 def write_local_repo(repo: Path, converted: Path, s: LocalSettings) -> list[str]:
-    inputs, outputs = io()
-    name = served_name(s.engine)
-    config = mcfg.python_model(name, s.max_batch_size, inputs, outputs, s.instances, s.instance_kind,
-                               {"engine": s.engine, "intra_op_threads": str(s.threads)})
-    mcfg.add_dynamic_batching(config, [s.preferred_batch])
-    write_config(repo / name, config)
     source = resources.files("repro.families.outbrain.triton_models").joinpath("whole_model.py").read_text()
-    (repo / name / "1" / "model.py").write_text(source)
-    artifact = {"onnxruntime": ("model.onnx", converted / "model.onnx"),
-                "tensorflow": ("model.savedmodel", converted / "savedmodel")}[s.engine]
-    link_tree(artifact[1], repo / name / "1" / artifact[0])
-    return [name]
+    filename, artifact = {"onnxruntime": ("model.onnx", converted / "model.onnx"),
+                          "tensorflow": ("model.savedmodel", converted / "savedmodel")}[s.engine]
+    return write_whole_model(repo, served_name(s.engine), s, io(), source, artifact, filename)
 
 
 def write_container_repo(repo: Path, converted: Path, graph_batches: tuple[int, ...]) -> list[str]:
