@@ -136,3 +136,29 @@ def test_measured_rows_sit_beside_all_eight_published_tables():
     table, _ = side_by_side(pd.DataFrame([{"batch": 128, "concurrency": 1, **row}]), a100.frame, a100.style)
     assert table["published infer/s"].iloc[0] == pytest.approx(2662.4)
     assert table["published p99 us"].iloc[0] == pytest.approx(53700, rel=1e-3)
+
+
+def test_torchscript_archives_do_not_depend_on_where_the_code_lives(tmp_path):
+    """The same module scripted from two source paths (each in its own interpreter, as the export does): the
+    debug records differ (they hold the path), the rewritten archives do not, and they load and run."""
+    import os
+    import subprocess
+    import sys
+
+    from repro.families.imagenet.export import without_debug_records
+    source = "import torch\nclass Net(torch.nn.Module):\n    def forward(self, x):\n        return torch.relu(x) * 2\n"
+    script = "import sys, torch, net_module; torch.jit.save(torch.jit.script(net_module.Net()), sys.argv[1])"
+    saved = []
+    for place in ("a", "b/deeper"):
+        folder = tmp_path / place
+        folder.mkdir(parents=True)
+        (folder / "net_module.py").write_text(source)
+        subprocess.run([sys.executable, "-c", script, str(folder / "model.pt")], check=True, cwd=folder,
+                       env={**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(folder)})
+        saved.append(folder / "model.pt")
+    assert saved[0].read_bytes() != saved[1].read_bytes()
+    for path in saved:
+        without_debug_records(path)
+    assert saved[0].read_bytes() == saved[1].read_bytes()
+    x = torch.tensor([-1.0, 2.0])
+    assert torch.equal(torch.jit.load(str(saved[0]))(x), torch.tensor([0.0, 4.0]))

@@ -10,10 +10,12 @@ I/O everywhere: ``INPUT__0`` FP32 [3, 224, 224] -> ``OUTPUT__0`` FP32 [1000] log
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,10 +44,31 @@ def export_torchscript(model: torch.nn.Module, example: torch.Tensor, checkpoint
     (out / "ts-script").mkdir(parents=True)
     with torch.no_grad():
         torch.jit.save(torch.jit.trace(model, example), str(out / FORMATS["ts-trace"]))
+    without_debug_records(out / FORMATS["ts-trace"])
     # torch.jit.script writes a module's Final attributes in set order, which follows Python's per-process string
     # hashing: scripted in a child process with a fixed PYTHONHASHSEED, the file is byte-identical run to run
     subprocess.run([sys.executable, "-m", "repro.families.imagenet.export", str(checkpoint), str(out / FORMATS["ts-script"])],
                    check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    without_debug_records(out / FORMATS["ts-script"])
+
+
+def without_debug_records(path: Path) -> None:
+    """Rewrite a TorchScript archive without its ``*.debug_pkl`` records, which hold the absolute paths of the
+    source files (the checkout's and its venv's: another clone wrote other bytes), and with a serialization id
+    derived from the remaining records. torch.jit.load needs neither; error messages lose their source lines.
+    Stored entries with a fixed date, so the same model gives the same bytes wherever it is exported."""
+    with zipfile.ZipFile(path) as archive:
+        entries = [(i.filename, archive.read(i.filename)) for i in archive.infolist()
+                   if not i.filename.endswith(".debug_pkl")]
+    digest = hashlib.sha256(b"".join(name.encode() + data for name, data in entries
+                                     if not name.endswith(".data/serialization_id"))).hexdigest()
+    staging = path.with_suffix(".tmp")
+    with zipfile.ZipFile(staging, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in entries:
+            if name.endswith(".data/serialization_id"):
+                data = str(int(digest, 16))[:len(data)].encode()
+            archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    staging.replace(path)
 
 
 def script_checkpoint(checkpoint: Path, path: Path) -> None:
