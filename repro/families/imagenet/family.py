@@ -18,7 +18,8 @@ from repro.measure.labels import row_labels, versions
 from repro.profiles.catalog import Profile
 from repro.serving.plan import AccuracyCheck, ServedGroup
 
-WEIGHTS = "seeded torchvision weights, BatchNorm statistics and classifier fitted to the synthetic images (not NGC's)"
+SEEDED = "seeded torchvision weights"
+WEIGHTS = f"{SEEDED}, BatchNorm statistics and classifier fitted to the synthetic images (not NGC's)"
 
 
 class DataParams(Section):
@@ -95,7 +96,7 @@ class Imagenet:
     native_comparison: dict[str, str] = {}
 
     def size_label(self, params: dict) -> str:
-        return f"{params['data'][self.name]['preset']} preset ({WEIGHTS.split(',')[0]})"
+        return f"{params['data'][self.name]['preset']} preset ({SEEDED})"
 
     def published_counterpart(self, table: str) -> dict:
         return {"source": "003_5151f75731d8b407.txt", "model": "ResNet50 v1.5"}
@@ -122,8 +123,7 @@ class Imagenet:
                             f"({cfg['ridge']}); nothing was written")
         with atomic.replace_dir(out) as staging:
             resnet.write_checkpoint(staging, state)
-        net = resnet.load(out)
-        logits = resnet.logits(net, valid.images)
+        logits = resnet.logits(resnet.from_state(state), valid.images)
         top1 = float(np.mean(logits.argmax(1) == valid.labels))
         progress("train", f"{model}: validation top-1 (PyTorch FP32) {top1:.4f} over {len(valid)} images "
                           f"({len(set(valid.labels.tolist()))} classes)")

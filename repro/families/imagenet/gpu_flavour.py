@@ -22,6 +22,8 @@ import shutil
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+
 from repro import paths
 from repro.families.base import RepoInputs
 from repro.families.criteo.gpu_flavour import SERVER_POOLS
@@ -120,7 +122,6 @@ def framework_logits(root: Path, samples: int):
     with torch.no_grad():
         out = [model(torch.from_numpy(dataset.normalise(valid.images[i:i + 32])).to("cuda")).cpu().numpy()
                for i in range(0, len(valid), 32)]
-    import numpy as np
     return np.concatenate(out), valid
 
 

@@ -143,12 +143,17 @@ def write_checkpoint(out: Path, state: dict[str, torch.Tensor]) -> None:
     torch.save(state, out / CHECKPOINT)
 
 
-def load(checkpoint: Path) -> torch.nn.Module:
-    """The checkpoint in torchvision's resnet50, FP32, eval mode."""
+def from_state(state: dict[str, torch.Tensor]) -> torch.nn.Module:
+    """A state dict in torchvision's resnet50, FP32, eval mode."""
     from torchvision.models import resnet50
     model = resnet50(weights=None)
-    model.load_state_dict(torch.load(checkpoint / CHECKPOINT, map_location="cpu", weights_only=True))
+    model.load_state_dict(state)
     return model.eval()
+
+
+def load(checkpoint: Path) -> torch.nn.Module:
+    """The checkpoint in torchvision's resnet50, FP32, eval mode."""
+    return from_state(torch.load(checkpoint / CHECKPOINT, map_location="cpu", weights_only=True))
 
 
 def logits(model: torch.nn.Module, images: np.ndarray, batch: int = 32) -> np.ndarray:
