@@ -26,6 +26,7 @@ from repro.serving.server import TritonServer
 
 def evaluate(check: AccuracyCheck, log: Path) -> dict[str, tuple[float, dict]]:
     """Each served model's score and what its family reports beside it (a score may come with details)."""
+    check.prepare()
     with TritonServer(Runtime(paths.RUNTIME), check.repository.resolve(), log, models=list(check.gated),
                       ready_timeout_s=check.ready_timeout_s, extra_args=list(check.server_args)) as server:
         assert server.ports is not None

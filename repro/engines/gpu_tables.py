@@ -16,6 +16,7 @@ device from the seed, never shipped) or given arrays (the trained model of the a
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,12 +41,26 @@ class RowSource:
         if self.arrays is not None:
             out.copy_(torch.from_numpy(np.ascontiguousarray(self.arrays[table])).to(out.dtype))
             return
-        rows = self.cardinalities[table]
-        for chunk, start in enumerate(range(0, rows, CHUNK_ROWS)):
-            stop = min(rows, start + CHUNK_ROWS)
-            gen = torch.Generator(device=scratch_device).manual_seed(self.seed * 1_000_003 + table * 10_007 + chunk)
-            values = torch.rand(stop - start, self.dim, generator=gen, device=scratch_device, dtype=torch.float32)
-            out[start:stop].copy_(((values - 0.5) * 0.1).to(out.dtype))
+        _fill_seeded(out, self.seed, table, CHUNK_ROWS, scratch_device)
+
+
+def _fill_seeded(out: torch.Tensor, seed: int, table: int, chunk_rows: int, scratch: torch.device) -> None:
+    """Seeded rows of table ``table``, chunk by chunk (one generator per chunk, drawn on ``scratch``).
+    The native backend's engine module runs this same function compiled to TorchScript (``fill_seeded``)."""
+    rows = out.shape[0]
+    chunk = 0
+    for start in range(0, rows, chunk_rows):
+        stop = min(rows, start + chunk_rows)
+        gen = torch.Generator(device=scratch)
+        gen.manual_seed(seed * 1000003 + table * 10007 + chunk)
+        values = torch.rand(stop - start, out.shape[1], generator=gen, device=scratch, dtype=torch.float32)
+        out[start:stop].copy_(((values - 0.5) * 0.1).to(out.dtype))
+        chunk += 1
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)   # TorchScript: what libtorch runs without Python
+    fill_seeded = torch.jit.script(_fill_seeded)
 
 
 def offsets_of(cardinalities: list[int] | tuple[int, ...]) -> list[int]:

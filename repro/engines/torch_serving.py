@@ -39,6 +39,7 @@ class ModelSpec:
     dense: str = "dense.onnx"       # the dense graph, relative to the version directory
     fp32_matmul: str = "ieee"       # ieee | tf32 (TensorRT's default for FP32 engines)
     chunk_rows: int = 0             # host batches above it run in chunks, copy overlapping compute (0: off)
+    device: str = "cuda"            # cuda | cpu (the tests serve the same engines on the CPU)
 
     @classmethod
     def read(cls, path: Path) -> "ModelSpec":

@@ -38,6 +38,7 @@ def measure_group(group: ServedGroup, out: Path, scenarios: list[Scenario], s: P
     group.write_inputs(input_data)
     s = dataclasses.replace(s, shared_memory=group.shared_memory)
     labels = group.models
+    group.prepare()
     with TritonServer(Runtime(paths.RUNTIME), group.repository.resolve(), log, models=list(group.models),
                       ready_timeout_s=group.ready_timeout_s, extra_args=list(group.server_args)) as server:
         progress("perf", f"{group.name}: server ready")

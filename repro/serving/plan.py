@@ -20,6 +20,7 @@ class ServedGroup:
     server_args: tuple[str, ...] = ()
     ready_timeout_s: int = 300
     model_stats: Callable[[], dict] = field(default=lambda: {})   # the served model's own timings, after the run
+    prepare: Callable[[], None] = field(default=lambda: None)     # on the serving host, before the server starts
 
 
 def read_model_stats(repo: Path) -> dict:
@@ -44,6 +45,7 @@ class AccuracyCheck:
     note: str = ""
     server_args: tuple[str, ...] = ()
     ready_timeout_s: int = 300
+    prepare: Callable[[], None] = field(default=lambda: None)     # on the serving host, before the server starts
 
 
 def describe_details(details: dict) -> str:

@@ -53,5 +53,14 @@ def test_the_build_is_one_compiler_line_with_undefined_triton_symbols(tmp_path):
 
 def test_an_unknown_backend_is_a_clear_error(tmp_path):
     from repro.errors import UserError
-    with pytest.raises(UserError, match="choose one of repro_transport"):
+    with pytest.raises(UserError, match="choose one of repro_torch, repro_transport"):
         build.build("nope", tmp_path)
+
+
+def test_the_torch_backend_builds_with_its_cuda_path(tmp_path):
+    """repro_torch's CUDA path (registered shared memory, CUDA graphs, chunk pipeline) compiles here against the
+    venv's CUDA build of libtorch and its CUDA runtime; it runs on the GPU host (make deploy-h100)."""
+    lib = build.build("repro_torch", tmp_path, cuda=True)
+    argv = build.compile_command("repro_torch", lib, cuda=True)
+    assert "-DREPRO_WITH_CUDA" in argv and any(a.startswith("-l:libcudart") for a in argv)
+    assert lib.stat().st_size > 0

@@ -289,3 +289,45 @@ def test_container_sparse_export_refuses_a_gpu_placement_without_a_gpu(run, tmp_
     assert container_export.main([*args, "--placement", str(tmp_path / "cpu.json")]) == 0
     served = tf.saved_model.load(str(out)).signatures["serving_default"]
     assert served(input_1=tf.zeros([3, 26], tf.int32))["output_1"].shape == (3, 26 * 128)
+
+
+def test_native_backend_serves_the_python_flavours_outputs(run, tmp_path):
+    """The native C++ backend (repro_torch, built here against the venv's libtorch) and the python flavour's
+    model, both on the CPU, in one real Triton server: the same trained tiny DLRM, the same engine code
+    (scripted for the native one); their outputs agree on the gate's samples."""
+    import numpy as np
+    import tritonclient.grpc as grpcclient
+    from repro.families.criteo.gpu_flavour import prepare_group
+    from repro.families.criteo.gpu_repository import ServeConfig, spec_for, write_repository
+    from repro.serving.model_config import CATEGORICAL, NUMERICAL, OUTPUT
+    from repro.serving.runtime import Runtime
+    from repro.serving.server import TritonServer
+    d, _ = run
+    gate = d["repos_h100"] / "gate" / "dlrm"
+    with np.load(gate / "tables.npz") as npz:
+        cards = [int(npz[f"table_{i}"].shape[0]) for i in range(26)]
+    with np.load(gate / "samples.npz") as npz:
+        ids, numerical = npz["categorical"], npz["numerical"]
+    repo, names = tmp_path / "repo", {}
+    for backend in ("python", "cpp"):
+        cfg = ServeConfig("dlrm", "gate", "fp32", "fused", "fused", backend=backend)
+        spec = spec_for(cfg, 0, [64], 60, 0.1, None, cardinalities=cards, device="cpu", chunk_rows=16)
+        names[backend] = write_repository(repo, cfg, spec, d["repos_h100"] / "graphs" / "dlrm" / "dense.onnx", 512,
+                                          gate / "tables.npz")
+    assert names["cpp"].endswith("_cpp") and (repo / names["cpp"] / "1" / "native.txt").exists()
+    prepare_group(repo, list(names.values()))
+    assert (repo / names["cpp"] / "libtriton_repro_torch.so").exists() and (repo / names["cpp"] / "1" / "engine.pt").exists()
+    with TritonServer(Runtime(paths.RUNTIME), repo, tmp_path / "server.log", models=list(names.values())) as server:
+        client = grpcclient.InferenceServerClient(server.ports.grpc_url)
+        for batch in (1, 64, 200):
+            outputs = {}
+            for backend, name in names.items():
+                inputs = [grpcclient.InferInput(CATEGORICAL.name, [batch, 26], "INT32"),
+                          grpcclient.InferInput(NUMERICAL.name, [batch, 13], "FP32")]
+                inputs[0].set_data_from_numpy(np.ascontiguousarray(ids[:batch].astype(np.int32)))
+                inputs[1].set_data_from_numpy(np.ascontiguousarray(numerical[:batch]))
+                outputs[backend] = client.infer(name, inputs).as_numpy(OUTPUT.name)
+            assert outputs["cpp"].shape == (batch, 1) and np.isfinite(outputs["cpp"]).all()
+            assert np.abs(outputs["cpp"] - outputs["python"]).max() <= 1e-6, batch
+    stats = json.loads((repo / names["cpp"] / "stats.json").read_text())   # written when the server unloads it
+    assert stats["backend"] == "repro_torch" and stats["model_time_us"]["64"]["requests"] == 1

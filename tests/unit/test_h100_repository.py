@@ -42,7 +42,7 @@ def test_ensemble_hands_fp16_lookups_between_its_steps(tmp_path, onnx_file):
 
 
 def test_repository_writer_never_overwrites(tmp_path, onnx_file):
-    (tmp_path / "repo").mkdir()
     cfg = ServeConfig("dlrm", "tiny", "fp32", "fused", "fused")
+    (tmp_path / "repo" / cfg.name).mkdir(parents=True)
     with pytest.raises(FileExistsError):
         write_repository(tmp_path / "repo", cfg, spec_for(cfg, 7, [256], 60, 0.1, None), onnx_file, 256)

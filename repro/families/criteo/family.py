@@ -73,6 +73,8 @@ class ServingParams(Section):
     input_samples: Optional[int] = Field(default=None, gt=0)
     gate_samples: Optional[int] = Field(default=None, gt=0)
     carry_weights: list[Literal["dlrm", "dcnv2"]] = []
+    backends: list[Literal["python", "cpp"]] = ["python"]   # cpp: the native C++ backend beside the python one
+    default_backend: Literal["python", "cpp"] = "python"
     hardware: Optional[GpuHardware] = None
     configs: list[GpuConfig] = []
 
@@ -83,6 +85,8 @@ class ServingParams(Section):
         missing = [k for k in needed if getattr(self, k) is None]
         if self.flavour == "python-gpu" and (missing or not self.configs):
             raise ValueError(f"the python-gpu flavour needs {', '.join(missing + ([] if self.configs else ['configs']))}")
+        if self.default_backend not in self.backends:
+            raise ValueError(f"default_backend '{self.default_backend}' is not one of backends {self.backends}")
         if self.flavour == "python-cpu" and (self.configs or any(getattr(self, k) is not None for k in needed)):
             raise ValueError("the python-cpu flavour takes no options besides 'flavour'")
         return self

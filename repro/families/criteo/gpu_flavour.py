@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from repro.families.criteo.dataset import Split
-from repro.families.criteo.gpu_repository import ServeConfig, spec_for, write_repository
+from repro.families.criteo.gpu_repository import ServeConfig, prepare_native, spec_for, write_repository
 from repro.families.criteo.presets import get_preset
 from repro.serving.plan import AccuracyCheck, ServedGroup, read_model_stats
 from repro.serving.runtime import TRITON_VERSION
@@ -30,8 +30,22 @@ INPUTS = {"system": "client system shared memory (upstream's protocol); the mode
           "cuda": "client CUDA shared memory: inputs already in GPU memory, no host copies (not upstream's protocol)"}
 
 
+def has_native(cfg: ServeConfig) -> bool:
+    """Configurations the native C++ backend serves: the whole model (or the transport ceiling) on the fused
+    table, inputs from system shared memory (placement, the cache and the ensemble stay python-only)."""
+    return cfg.serving in ("fused", "transport") and cfg.sparse == "fused" and cfg.inputs == "system"
+
+
 def configs(options: dict, model: str) -> list[ServeConfig]:
-    return [ServeConfig(**c) for c in options["configs"] if c["model"] == model]
+    """Each configuration on the python backend and, where it has one and ``backends`` lists cpp, the native one."""
+    out = []
+    for c in options["configs"]:
+        if c["model"] != model:
+            continue
+        cfg = ServeConfig(**c)
+        out += [cfg] + ([ServeConfig(**c, backend="cpp")] if "cpp" in options.get("backends", ()) and has_native(cfg)
+                        else [])
+    return out
 
 
 # ---- repositories (stage repos, on the machine with the converted models) ----
@@ -99,18 +113,26 @@ def write_repositories(model: str, converted: Path, checkpoint: Path, data: Path
         reference = write_gate_data(checkpoint, data, gate_dir, options["gate_samples"])
         with np.load(gate_dir / "tables.npz") as npz:
             cards = [int(npz[f"table_{i}"].shape[0]) for i in range(26)]
-        for precision in ("fp32", "fp16"):   # both precisions in one repository: one server scores both
-            cfg = ServeConfig(model, "gate", precision, "fused", "fused")
+        for cfg in gate_configs(model, options):   # both precisions (and backends) in one repository: one server
             spec = spec_for(cfg, 0, [gate_batch], options["memory_threshold_gb"], options["gpucacheper"], None,
                             cardinalities=cards, fp32_matmul=options["fp32_matmul"])
-            one = gate_dir / f".{precision}"
-            write_repository(one, cfg, spec, graph / "dense.onnx", gate_batch, gate_dir / "tables.npz")
-            (gate_dir / "repository").mkdir(exist_ok=True)
-            for model_dir in one.iterdir():
-                model_dir.rename(gate_dir / "repository" / model_dir.name)
-            one.rmdir()
+            write_repository(gate_dir / "repository", cfg, spec, graph / "dense.onnx", gate_batch, gate_dir / "tables.npz")
         gate = {"samples": reference["samples"], "auc_tensorflow": reference["auc_tensorflow"]}
     return {"local": written, "gate": gate, "dense_weights": "trained" if carried else "seeded on the host"}
+
+
+def gate_configs(model: str, options: dict) -> list[ServeConfig]:
+    return [ServeConfig(model, "gate", precision, "fused", "fused", backend=backend)
+            for precision in ("fp32", "fp16") for backend in options.get("backends", ["python"])]
+
+
+def prepare_group(repo: Path, names: list[str]) -> None:
+    """The native models of a repository made ready on this host (backend library, engine.pt)."""
+    from repro.cli import progress
+    for name in names:
+        if name.endswith("_cpp"):
+            progress("native", f"{name}: building the native backend and scripting the engine on this host")
+            prepare_native(repo, name)
 
 
 # ---- accuracy (stage accuracy, on the GPU host) ----
@@ -128,11 +150,13 @@ def accuracy_checks(model: str, repos: Path, options: dict, tolerance: float, ba
     def score(url: str, served: str) -> float:
         return roc_auc(split.label, infer_split(url, served, split, batch))
 
-    names = {ServeConfig(model, "gate", p, "fused", "fused").name: p == "fp32" for p in ("fp32", "fp16")}
+    names = {cfg.name: cfg.precision == "fp32" for cfg in gate_configs(model, options)}
+    backends = " and ".join({"python": "the python backend", "cpp": "the native C++ backend"}[b]
+                            for b in options.get("backends", ["python"]))
     return [AccuracyCheck(gate / "repository", score, reference["auc_tensorflow"], tolerance, reference["samples"], names,
                           "AUC", f"trained tables cut to the rows of the first {reference['samples']} test samples; "
-                          f"FP32 ({options['fp32_matmul']} matmuls) gated, FP16 reported",
-                          SERVER_POOLS, 600)]
+                          f"FP32 ({options['fp32_matmul']} matmuls) gated, FP16 reported; served by {backends}",
+                          SERVER_POOLS, 600, prepare=lambda: prepare_group(gate / "repository", list(names)))]
 
 
 # ---- perf (stage perf, on the GPU host) ----
@@ -169,12 +193,21 @@ def labels(cfg: ServeConfig, device: str, runtime: str, weights: str, fp32_matmu
     engine = (f"PyTorch {torch.__version__} CUDA {torch.version.cuda}, not TensorRT: {serving}; sparse: {cfg.sparse}; "
               f"dense: converted ONNX graph, {weights} weights; Triton-language kernels ({kernels}); "
               "one CUDA graph per batch size")
+    if cfg.backend == "cpp":
+        engine = (f"libtorch {torch.__version__} CUDA {torch.version.cuda}, not TensorRT: native C++ backend "
+                  f"(repro_torch), whole model in one model; sparse: {cfg.sparse}; dense: converted ONNX graph, "
+                  f"{weights} weights; TorchScript of the same engine code (PyTorch reference ops in place of the "
+                  "Triton-language kernels); one CUDA graph per batch size; inputs copied from the registered "
+                  "shared-memory region")
     if cfg.serving == "transport":
-        engine = "none: python-backend transport only (the model returns zeros; a ceiling, not a model result)"
+        engine = ("none: native C++ backend transport only (repro_transport; returns zeros; a ceiling, not a model "
+                  "result)" if cfg.backend == "cpp" else
+                  "none: python-backend transport only (the model returns zeros; a ceiling, not a model result)")
     return {"engine": engine, "precision": precision_label(cfg.precision, fp32_matmul), "device": device,
             "runtime": runtime,
             "versions": f"torch {torch.__version__}; triton-lang {triton_lang_version()}; Triton server {TRITON_VERSION}",
-            "sparse": cfg.sparse, "serving": cfg.serving, "model": cfg.model, "preset": cfg.preset,
+            "sparse": cfg.sparse, "serving": cfg.serving, "backend": cfg.backend, "model": cfg.model,
+            "preset": cfg.preset,
             "dtype": cfg.precision, "inputs": INPUTS[cfg.inputs], "shared_memory": cfg.inputs}
 
 
@@ -194,5 +227,6 @@ def perf_groups(model: str, repos: Path, options: dict, runtime: str) -> list[Se
                                                                       options["fp32_matmul"])},
                                   write_inputs, cfg.inputs, SERVER_POOLS, 900,
                                   lambda repo=repo: {"model": model, "mlp_flops_per_sample": weights["mlp_flops_per_sample"],
-                                                     **read_model_stats(repo)}))
+                                                     **read_model_stats(repo)},
+                                  lambda repo=repo, name=cfg.name: prepare_group(repo, [name])))
     return groups

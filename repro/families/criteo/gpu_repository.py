@@ -3,7 +3,12 @@ whole model as one python-backend model (``fused``), the upstream-like two-step 
 (``ensemble``: sparse step -> lookup vectors on the GPU -> dense step), or ``transport``: the same
 inputs and output with no model work (zeros), which measures the python backend's own ceiling. Each
 model version carries the repro modules it imports, the dense ONNX graph and a spec.json
-(repro.engines.torch_serving.ModelSpec)."""
+(repro.engines.torch_serving.ModelSpec).
+
+With ``backend: cpp`` the same configuration is served by the native C++ backend instead
+(repro/native: ``repro_torch`` runs the engine scripted from the same spec, repro.engines.scripted;
+a transport configuration uses ``repro_transport``): the version holds spec.json and native.txt, and
+the backend library and engine.pt are made on the serving host (``prepare_native``)."""
 from __future__ import annotations
 
 import json
@@ -32,53 +37,96 @@ class ServeConfig:
     sparse: str          # fused | placement | cache
     serving: str         # fused (one model) | ensemble (two steps) | transport (no model work)
     inputs: str = "system"   # system (client system shared memory, upstream's) | cuda (already in GPU memory)
+    backend: str = "python"  # python (python backend) | cpp (the native C++ backend, repro/native)
 
     @property
     def name(self) -> str:
         suffix = "" if self.inputs == "system" else f"_{self.inputs}shm"
+        suffix += "" if self.backend == "python" else f"_{self.backend}"
         return f"{self.model}_{self.preset}_{self.precision}_{self.sparse}_{self.serving}{suffix}".lower()
 
 
 def spec_for(cfg: ServeConfig, seed: int, batch_sizes: list[int], memory_threshold_gb: float, gpucacheper: float,
              dense_seed: int | None, cardinalities: list[int] | None = None,
-             fp32_matmul: str = "ieee", chunk_rows: int = 0) -> dict:
+             fp32_matmul: str = "ieee", chunk_rows: int = 0, device: str = "cuda") -> dict:
     preset = get_preset(cfg.preset) if cardinalities is None else None
-    return {"model": cfg.model, "precision": cfg.precision, "sparse": cfg.sparse,
+    return {"model": cfg.model, "precision": cfg.precision, "sparse": cfg.sparse, "device": device,
             "cardinalities": list(cardinalities if cardinalities is not None else preset.cardinalities),
             "embedding_dim": 128, "seed": seed, "memory_threshold_gb": memory_threshold_gb,
             "gpucacheper": gpucacheper, "batch_sizes": sorted(batch_sizes), "dense_seed": dense_seed,
             "fp32_matmul": fp32_matmul, "chunk_rows": chunk_rows}
 
 
-def write_version(version: Path, script: str, dense_onnx: Path, spec: dict, tables_npz: Path | None) -> None:
-    """model.py, the repro modules it imports, and spec.json. The dense graph and the gate's tables
-    are shared by every configuration: spec.json names them relative to the version directory."""
-    version.mkdir(parents=True)
-    shutil.copy(TRITON_MODELS / script, version / "model.py")
-    for module in CARRIED_MODULES:
-        (version / "repro" / module).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(paths.ROOT / "repro" / module, version / "repro" / module)
+def write_version(version: Path, script: str | None, dense_onnx: Path, spec: dict, tables_npz: Path | None) -> None:
+    """model.py, the repro modules it imports, and spec.json (``script`` None: spec.json only, for the
+    native backend). The dense graph and the gate's tables are shared by every configuration:
+    spec.json names them relative to the version directory."""
+    version.mkdir(parents=True, exist_ok=script is None)
+    if script is not None:
+        shutil.copy(TRITON_MODELS / script, version / "model.py")
+        for module in CARRIED_MODULES:
+            (version / "repro" / module).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(paths.ROOT / "repro" / module, version / "repro" / module)
     spec = {**spec, "dense": os.path.relpath(dense_onnx, version),
             "tables": os.path.relpath(tables_npz, version) if tables_npz is not None else None}
     (version / "spec.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
 
 
-def python_gpu_model(name: str, max_batch: int, inputs, outputs, cpu_inputs: bool):
-    return mcfg.python_model(name, max_batch, inputs, outputs, 1, "KIND_GPU",
+def python_gpu_model(name: str, max_batch: int, inputs, outputs, cpu_inputs: bool, device: str = "cuda"):
+    return mcfg.python_model(name, max_batch, inputs, outputs, 1, "KIND_GPU" if device == "cuda" else "KIND_CPU",
                              {"FORCE_CPU_ONLY_INPUT_TENSORS": "yes" if cpu_inputs else "no"})
+
+
+def write_native(repo: Path, cfg: ServeConfig, spec: dict, dense_onnx: Path, max_batch: int,
+                 tables_npz: Path | None) -> str:
+    """The configuration on the native C++ backend: the scripted engine (repro_torch) or, for transport,
+    repro_transport (its library is built on the serving host, like repro_torch's)."""
+    from repro.native import repository as native
+    name, device = cfg.name, spec.get("device", "cuda")
+    if cfg.serving not in ("fused", "transport"):
+        raise ValueError(f"the native backend serves the whole model in one model, not '{cfg.serving}' "
+                         "(params.yaml: profiles.<profile>.serving.criteo.configs[].serving: fused or transport)")
+    version = native.write_model(repo / name, name, [mcfg.CATEGORICAL, mcfg.NUMERICAL], mcfg.OUTPUT, device,
+                                 max_batch, spec["batch_sizes"], spec.get("chunk_rows", 0))
+    write_version(version, None, dense_onnx, spec, tables_npz)
+    if cfg.serving == "transport":
+        from repro.native import build
+        config = build.model_config(name, "repro_transport", max_batch, [mcfg.CATEGORICAL, mcfg.NUMERICAL],
+                                    [mcfg.OUTPUT], instances=1, kind="KIND_CPU")
+        (repo / name / "config.pbtxt").write_text(mcfg.to_pbtxt(config))
+    return name
+
+
+def prepare_native(repo: Path, name: str) -> None:
+    """On the serving host, before the server starts: the backend library and (repro_torch) engine.pt."""
+    from repro.native import repository as native
+    from repro.serving.model_config import from_pbtxt
+    backend = from_pbtxt((repo / name / "config.pbtxt").read_text()).backend
+
+    def write_engine(version: Path, device: str) -> None:
+        if backend == native.BACKEND:
+            import torch
+            from repro.engines.scripted import write_module
+            write_module(version, torch.device(device))
+    native.prepare(repo / name, write_engine, backend)
 
 
 def write_repository(repo: Path, cfg: ServeConfig, spec: dict, dense_onnx: Path, max_batch: int,
                      tables_npz: Path | None = None) -> str:
-    """Write ``repo`` (must not exist) and return the name of the model to query."""
-    if repo.exists():
-        raise FileExistsError(f"{repo} exists; the repository writer never overwrites")
+    """Write the configuration's models into ``repo`` (none of them may exist) and return the name to query."""
+    if (repo / cfg.name).exists():
+        raise FileExistsError(f"{repo / cfg.name} exists; the repository writer never overwrites")
     name = cfg.name
+    if cfg.backend == "cpp":
+        return write_native(repo, cfg, spec, dense_onnx, max_batch, tables_npz)
+    if cfg.backend != "python":
+        raise ValueError(f"unknown backend '{cfg.backend}' (params.yaml: profiles.<profile>.serving.criteo.backends); "
+                         "choose python or cpp")
     if cfg.serving in ("fused", "transport"):
         script = "fused_torch.py" if cfg.serving == "fused" else "transport_torch.py"
         write_version(repo / name / "1", script, dense_onnx, spec, tables_npz)
         config = python_gpu_model(name, max_batch, [mcfg.CATEGORICAL, mcfg.NUMERICAL], [mcfg.OUTPUT],
-                                  cfg.inputs == "system")
+                                  cfg.inputs == "system", spec.get("device", "cuda"))
         (repo / name / "config.pbtxt").write_text(mcfg.to_pbtxt(config))
         return name
     if cfg.serving != "ensemble":

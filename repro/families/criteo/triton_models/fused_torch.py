@@ -20,7 +20,7 @@ class TritonPythonModel:
         from repro.engines import torch_serving as ts
         self.ts, self.root = ts, root
         self.spec = ts.ModelSpec.read(root / "spec.json")
-        device = torch.device("cuda")
+        device = torch.device(self.spec.device)
         self.sparse = ts.sparse_engine(self.spec, root, device)
         self.dense = ts.dense_engine(self.spec, root, device)
         dims = len(self.spec.cardinalities)

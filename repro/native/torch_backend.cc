@@ -1,0 +1,592 @@
+// repro_torch: a native Triton backend that serves a family's engine as a TorchScript module through libtorch,
+// with no Python in the request path. The module is written by the family's Python engine code on the host
+// that serves it (repro/native/modules.py), so the python-backend flavour and this one run the same engine.
+//
+// The model's version folder holds engine.pt and native.txt (one setting per line, written by
+// repro/native/repository.py):
+//   module engine.pt                              the TorchScript file; its method prepare() runs once at load
+//   device cuda | cpu
+//   input <name> <int32|float32|float16> <dims>   in the order forward() takes them
+//   output <name> <float32|float16> <dims>
+//   graph_batches 256 1024 ...                    CUDA graphs captured at load (cuda only)
+//   chunk_rows 16384                              larger batches run in chunks of it: the copy of one chunk
+//                                                 overlaps the compute of the one before (0: off)
+//   stats stats.json                              the backend's own timings, written at unload (model folder)
+//
+// CUDA path (built with -DREPRO_WITH_CUDA): inputs are copied to static device buffers straight from the
+// client's shared-memory region, page-locked with cudaHostRegister for the region's lifetime (a mapping is
+// known by its address range and its file's inode; a new region at an old address is registered anew and the
+// stale registration dropped), then one CUDA graph per batch size is replayed.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <torch/script.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+
+#ifdef REPRO_WITH_CUDA
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
+#endif
+
+#include "triton_backend_api.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+namespace {
+
+uint64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+TRITONSERVER_Error* error(const std::string& message) {
+  return TRITONSERVER_ErrorNew(TRITONSERVER_ERROR_INVALID_ARG, ("repro_torch: " + message).c_str());
+}
+
+void log_info(const std::string& message) {
+  if (auto* err = TRITONSERVER_LogMessage(TRITONSERVER_LOG_INFO, __FILE__, __LINE__, ("repro_torch: " + message).c_str()))
+    TRITONSERVER_ErrorDelete(err);
+}
+
+struct TensorSpec {
+  std::string name;
+  at::ScalarType dtype = at::kFloat;
+  std::vector<int64_t> dims;   // without the batch dimension
+  int64_t row_bytes() const {
+    int64_t n = static_cast<int64_t>(c10::elementSize(dtype));
+    for (auto d : dims) n *= d;
+    return n;
+  }
+  std::vector<int64_t> shape(int64_t batch) const {
+    std::vector<int64_t> s{batch};
+    s.insert(s.end(), dims.begin(), dims.end());
+    return s;
+  }
+};
+
+struct Settings {
+  std::string module = "engine.pt", device = "cpu", stats = "stats.json";
+  std::vector<TensorSpec> inputs;
+  TensorSpec output;
+  std::vector<int64_t> graph_batches;
+  int64_t chunk_rows = 0;
+};
+
+at::ScalarType dtype_of(const std::string& name, const std::string& where) {
+  if (name == "int32") return at::kInt;
+  if (name == "float32") return at::kFloat;
+  if (name == "float16") return at::kHalf;
+  throw std::runtime_error(where + ": unknown dtype '" + name + "' (int32, float32 or float16)");
+}
+
+TRITONSERVER_DataType triton_type(at::ScalarType t) {
+  if (t == at::kInt) return TRITONSERVER_TYPE_INT32;
+  if (t == at::kHalf) return TRITONSERVER_TYPE_FP16;
+  return TRITONSERVER_TYPE_FP32;
+}
+
+Settings read_settings(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path + " (written with the repository: rewrite it)");
+  Settings s;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string key;
+    if (!(words >> key) || key[0] == '#') continue;
+    if (key == "module") words >> s.module;
+    else if (key == "device") words >> s.device;
+    else if (key == "stats") words >> s.stats;
+    else if (key == "chunk_rows") words >> s.chunk_rows;
+    else if (key == "graph_batches") { int64_t b; while (words >> b) s.graph_batches.push_back(b); }
+    else if (key == "input" || key == "output") {
+      TensorSpec t;
+      std::string dtype;
+      words >> t.name >> dtype;
+      t.dtype = dtype_of(dtype, path + " '" + key + " " + t.name + "'");
+      int64_t d;
+      while (words >> d) t.dims.push_back(d);
+      if (key == "input") s.inputs.push_back(t); else s.output = t;
+    } else {
+      throw std::runtime_error(path + ": unknown setting '" + key + "'");
+    }
+  }
+  if (s.inputs.empty() || s.output.name.empty()) throw std::runtime_error(path + ": needs input and output lines");
+  if (s.device != "cpu" && s.device != "cuda") throw std::runtime_error(path + ": device must be cpu or cuda");
+  return s;
+}
+
+// Mean microseconds of each phase, per batch size: written to stats.json at unload.
+struct PhaseTimes {
+  std::map<int64_t, std::map<std::string, double>> totals;
+  std::map<int64_t, int64_t> counts;
+  void add(int64_t batch, const std::string& phase, double us) { totals[batch][phase] += us; }
+  std::string json() const {
+    std::ostringstream o;
+    o << "{";
+    bool first = true;
+    for (const auto& [batch, phases] : totals) {
+      o << (first ? "" : ",") << "\n    \"" << batch << "\": {\"requests\": " << counts.at(batch);
+      for (const auto& [name, total] : phases) o << ", \"" << name << "\": " << total / counts.at(batch);
+      o << "}";
+      first = false;
+    }
+    o << "\n  }";
+    return o.str();
+  }
+};
+
+#ifdef REPRO_WITH_CUDA
+void check(cudaError_t code, const char* what) {
+  if (code != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(code));
+}
+
+// Page-locked client shared-memory regions, one registration per mapping lifetime.
+class Registrations {
+ public:
+  ~Registrations() { for (auto& [lo, m] : maps_) cudaHostUnregister(reinterpret_cast<void*>(lo)); }
+
+  // Whether [p, p + bytes) lies in a registered (page-locked) mapping; registers a /dev/shm mapping on first sight.
+  bool registered(const void* p, uint64_t bytes) {
+    const auto at = reinterpret_cast<uintptr_t>(p);
+    auto it = maps_.upper_bound(at);
+    if (it != maps_.begin()) {
+      --it;
+      if (at >= it->second.lo && at + bytes <= it->second.hi) {
+        if (still_mapped(it->second)) return it->second.locked;
+        drop(it);                                   // unmapped, or a new region at an old address
+      }
+    }
+    sweep();
+    Mapping m;
+    if (!find_mapping(at, &m) || at + bytes > m.hi) return false;
+    m.locked = m.path.rfind("/dev/shm/", 0) == 0 &&
+               cudaHostRegister(reinterpret_cast<void*>(m.lo), m.hi - m.lo, cudaHostRegisterDefault) == cudaSuccess;
+    if (!m.locked) cudaGetLastError();             // clear a failed registration's error
+    else ++registrations;
+    maps_[m.lo] = m;
+    return m.locked;
+  }
+
+  int64_t registrations = 0, stale = 0;
+
+ private:
+  struct Mapping { uintptr_t lo = 0, hi = 0; unsigned long inode = 0; std::string path; bool locked = false; };
+  std::map<uintptr_t, Mapping> maps_;
+
+  static bool find_mapping(uintptr_t at, Mapping* out) {
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+      unsigned long lo = 0, hi = 0, inode = 0;
+      char perms[8] = {0}, dev[16] = {0};
+      unsigned long long offset = 0;
+      int consumed = 0;
+      if (std::sscanf(line.c_str(), "%lx-%lx %7s %llx %15s %lu %n", &lo, &hi, perms, &offset, dev, &inode, &consumed) < 6)
+        continue;
+      if (at < lo || at >= hi) continue;
+      out->lo = lo; out->hi = hi; out->inode = inode;
+      out->path = consumed > 0 && static_cast<size_t>(consumed) <= line.size() ? line.substr(consumed) : "";
+      return true;
+    }
+    return false;
+  }
+
+  // The same file is still mapped at the same range (one stat of /proc/self/map_files; the maps file otherwise).
+  static bool still_mapped(const Mapping& m) {
+    char link[64];
+    std::snprintf(link, sizeof link, "/proc/self/map_files/%lx-%lx", static_cast<unsigned long>(m.lo),
+                  static_cast<unsigned long>(m.hi));
+    struct stat st;
+    if (stat(link, &st) == 0) return st.st_ino == m.inode;
+    if (errno == ENOENT) return false;
+    Mapping now;
+    return find_mapping(m.lo, &now) && now.lo == m.lo && now.hi == m.hi && now.inode == m.inode && now.path == m.path;
+  }
+
+  void drop(std::map<uintptr_t, Mapping>::iterator it) {
+    if (it->second.locked) { cudaHostUnregister(reinterpret_cast<void*>(it->second.lo)); cudaGetLastError(); ++stale; }
+    maps_.erase(it);
+  }
+
+  void sweep() {
+    for (auto it = maps_.begin(); it != maps_.end();) {
+      auto next = std::next(it);
+      if (!still_mapped(it->second)) drop(it);
+      it = next;
+    }
+  }
+};
+
+// Static device buffers of one batch size and the CUDA graph that reads them.
+struct Slot {
+  int64_t batch = 0;
+  std::vector<at::Tensor> inputs;
+  at::Tensor output;
+  std::unique_ptr<at::cuda::CUDAGraph> graph;
+  cudaEvent_t copied = nullptr, done = nullptr;
+};
+#endif
+
+struct ModelState {
+  Settings settings;
+  std::string model_dir, version_dir, name;
+};
+
+struct InstanceState {
+  ModelState* model = nullptr;
+  torch::jit::Module module;
+  at::Device device{at::kCPU};
+  PhaseTimes times;
+#ifdef REPRO_WITH_CUDA
+  std::map<int64_t, std::unique_ptr<Slot>> slots;
+  std::unique_ptr<Slot> twin[2];
+  std::unique_ptr<Registrations> registrations;
+  c10::optional<c10::cuda::CUDAStream> compute, copy;
+  at::Tensor output_host;   // pinned, the largest batch's output
+  int64_t pageable_copies = 0, registered_copies = 0, capture_failures = 0;
+#endif
+};
+
+at::Tensor forward(InstanceState* s, const std::vector<at::Tensor>& inputs) {
+  std::vector<torch::jit::IValue> args(inputs.begin(), inputs.end());
+  return s->module.forward(args).toTensor();
+}
+
+#ifdef REPRO_WITH_CUDA
+std::unique_ptr<Slot> capture(InstanceState* s, int64_t batch, at::cuda::MempoolId_t pool) {
+  auto slot = std::make_unique<Slot>();
+  slot->batch = batch;
+  for (const auto& spec : s->model->settings.inputs)
+    slot->inputs.push_back(at::zeros(spec.shape(batch), at::TensorOptions().dtype(spec.dtype).device(s->device)));
+  check(cudaEventCreateWithFlags(&slot->copied, cudaEventDisableTiming), "cudaEventCreate");
+  check(cudaEventCreateWithFlags(&slot->done, cudaEventDisableTiming), "cudaEventCreate");
+  auto side = c10::cuda::getStreamFromPool(false, s->device.index());
+  c10::cuda::CUDAStreamGuard guard(side);
+  for (int i = 0; i < 2; ++i) forward(s, slot->inputs);   // warm-up outside the capture
+  side.synchronize();
+  auto graph = std::make_unique<at::cuda::CUDAGraph>();
+  try {
+    // Relaxed: the server's other threads may call CUDA while this stream captures.
+    graph->capture_begin(pool, cudaStreamCaptureModeRelaxed);
+    try {
+      slot->output = forward(s, slot->inputs);
+    } catch (...) {
+      try { graph->capture_end(); } catch (...) {}
+      throw;
+    }
+    graph->capture_end();
+    slot->graph = std::move(graph);
+  } catch (const std::exception& e) {                      // this batch size runs eagerly instead (stats say so)
+    cudaGetLastError();
+    slot->output = at::Tensor();
+    s->capture_failures += 1;
+    log_info("batch " + std::to_string(batch) + " runs eagerly: its CUDA graph could not be captured: " +
+             std::string(e.what()).substr(0, 3000));
+  }
+  side.synchronize();
+  return slot;
+}
+
+void copy_in(InstanceState* s, void* dst, const void* src, uint64_t bytes, cudaStream_t stream) {
+  if (s->registrations->registered(src, bytes)) ++s->registered_copies; else ++s->pageable_copies;
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream), "input copy");
+}
+
+bool chunked(const InstanceState* s, int64_t batch) {
+  const int64_t rows = s->model->settings.chunk_rows;
+  return rows > 0 && batch > rows && batch % rows == 0 && s->twin[0] && s->twin[0]->graph && s->twin[1]->graph;
+}
+
+// Runs one request on the GPU; ``host`` holds each input's contiguous host rows, ``out`` receives the output rows.
+void run_cuda(InstanceState* s, const std::vector<const char*>& host, int64_t batch, char* out) {
+  const auto& settings = s->model->settings;
+  cudaStream_t compute = s->compute->stream(), copy = s->copy->stream();
+  c10::cuda::CUDAStreamGuard guard(*s->compute);
+  const int64_t out_row = settings.output.row_bytes();
+  char* staged_out = static_cast<char*>(s->output_host.data_ptr());
+  const bool big = batch * out_row > static_cast<int64_t>(s->output_host.nbytes());
+  uint64_t began = now_ns();
+  if (chunked(s, batch)) {
+    const int64_t rows = settings.chunk_rows;
+    for (int64_t i = 0, start = 0; start < batch; ++i, start += rows) {
+      Slot* slot = s->twin[i % 2].get();
+      check(cudaStreamWaitEvent(copy, slot->done, 0), "wait");         // the graph has read this slot's last chunk
+      for (size_t k = 0; k < settings.inputs.size(); ++k) {
+        const int64_t row = settings.inputs[k].row_bytes();
+        copy_in(s, slot->inputs[k].data_ptr(), host[k] + start * row, rows * row, copy);
+      }
+      check(cudaEventRecord(slot->copied, copy), "record");
+      check(cudaStreamWaitEvent(compute, slot->copied, 0), "wait");
+      slot->graph->replay();
+      check(cudaMemcpyAsync(big ? out + start * out_row : staged_out + start * out_row, slot->output.data_ptr(),
+                            rows * out_row, cudaMemcpyDeviceToHost, compute), "output copy");
+      check(cudaEventRecord(slot->done, compute), "record");
+    }
+    check(cudaStreamSynchronize(compute), "synchronize");
+    s->times.add(batch, "chunked_us", (now_ns() - began) / 1e3);
+  } else {
+    auto found = s->slots.find(batch);
+    if (found == s->slots.end() || !found->second->graph) {          // no graph of this size: eager
+      std::vector<at::Tensor> inputs;
+      for (size_t k = 0; k < settings.inputs.size(); ++k) {
+        inputs.push_back(at::empty(settings.inputs[k].shape(batch),
+                                   at::TensorOptions().dtype(settings.inputs[k].dtype).device(s->device)));
+        copy_in(s, inputs.back().data_ptr(), host[k], batch * settings.inputs[k].row_bytes(), compute);
+      }
+      at::Tensor result = forward(s, inputs).contiguous();
+      check(cudaMemcpyAsync(out, result.data_ptr(), batch * out_row, cudaMemcpyDeviceToHost, compute), "output copy");
+      check(cudaStreamSynchronize(compute), "synchronize");
+      s->times.add(batch, "eager_us", (now_ns() - began) / 1e3);
+      return;
+    }
+    Slot* slot = found->second.get();
+    for (size_t k = 0; k < settings.inputs.size(); ++k)
+      copy_in(s, slot->inputs[k].data_ptr(), host[k], batch * settings.inputs[k].row_bytes(), compute);
+    check(cudaStreamSynchronize(compute), "synchronize");
+    const uint64_t copied = now_ns();
+    slot->graph->replay();
+    check(cudaMemcpyAsync(big ? out : staged_out, slot->output.data_ptr(), batch * out_row, cudaMemcpyDeviceToHost,
+                          compute), "output copy");
+    check(cudaStreamSynchronize(compute), "synchronize");
+    s->times.add(batch, "copy_in_us", (copied - began) / 1e3);
+    s->times.add(batch, "graph_and_copy_out_us", (now_ns() - copied) / 1e3);
+  }
+  if (!big) std::memcpy(out, staged_out, batch * out_row);
+}
+#endif
+
+void load_instance(InstanceState* s) {
+  const Settings& settings = s->model->settings;
+  torch::jit::setGraphExecutorOptimize(false);   // run the graph as written: same ops as the python flavour
+  c10::InferenceMode inference;
+  s->device = settings.device == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  s->module = torch::jit::load(s->model->version_dir + "/" + settings.module, s->device);
+  s->module.eval();
+  if (s->module.find_method("prepare")) s->module.run_method("prepare");
+#ifdef REPRO_WITH_CUDA
+  if (s->device.is_cuda()) {
+    s->registrations = std::make_unique<Registrations>();
+    s->compute = c10::cuda::getStreamFromPool(false, 0);
+    s->copy = c10::cuda::getStreamFromPool(false, 0);
+    auto pool = at::cuda::graph_pool_handle();
+    int64_t largest = 1;
+    for (int64_t batch : settings.graph_batches) {
+      largest = std::max(largest, batch);
+      if (settings.chunk_rows > 0 && batch > settings.chunk_rows && batch % settings.chunk_rows == 0) {
+        if (!s->twin[0]) for (auto& t : s->twin) t = capture(s, settings.chunk_rows, pool);
+      } else {
+        s->slots[batch] = capture(s, batch, pool);
+      }
+    }
+    s->output_host = at::empty({largest * settings.output.row_bytes()}, at::TensorOptions().dtype(at::kByte).pinned_memory(true));
+    log_info("captured " + std::to_string(s->slots.size()) + " CUDA graphs" +
+             (s->twin[0] ? " and two chunk graphs of " + std::to_string(settings.chunk_rows) + " rows" : std::string()));
+  }
+#else
+  if (s->device.is_cuda()) throw std::runtime_error("this build has no CUDA (built without -DREPRO_WITH_CUDA)");
+#endif
+}
+
+void write_stats(InstanceState* s) {
+  std::ostringstream o;
+  o << "{\n  \"backend\": \"repro_torch\",\n  \"device\": \"" << s->model->settings.device << "\",\n";
+#ifdef REPRO_WITH_CUDA
+  if (s->registrations)
+    o << "  \"registered_copies\": " << s->registered_copies << ",\n  \"pageable_copies\": " << s->pageable_copies
+      << ",\n  \"registrations\": " << s->registrations->registrations << ",\n  \"stale_registrations_dropped\": "
+      << s->registrations->stale << ",\n  \"graph_capture_failures\": " << s->capture_failures << ",\n";
+#endif
+  o << "  \"model_time_us\": " << s->times.json() << "\n}\n";
+  const std::string path = s->model->model_dir + "/" + s->model->settings.stats, tmp = path + ".tmp";
+  std::ofstream(tmp) << o.str();
+  std::rename(tmp.c_str(), path.c_str());
+}
+
+// Each input's rows as one contiguous host block (the server's buffer itself when it is one CPU buffer).
+TRITONSERVER_Error* gather_inputs(InstanceState* s, TRITONBACKEND_Request* request, int64_t* batch,
+                                  std::vector<const char*>* host, std::vector<std::vector<char>>* copies) {
+  const auto& specs = s->model->settings.inputs;
+  copies->resize(specs.size());
+  for (size_t k = 0; k < specs.size(); ++k) {
+    TRITONBACKEND_Input* input = nullptr;
+    if (auto* err = TRITONBACKEND_RequestInput(request, specs[k].name.c_str(), &input)) return err;
+    const char* name = nullptr;
+    TRITONSERVER_DataType datatype;
+    const int64_t* shape = nullptr;
+    uint32_t dims = 0, buffers = 0;
+    uint64_t bytes = 0;
+    if (auto* err = TRITONBACKEND_InputProperties(input, &name, &datatype, &shape, &dims, &bytes, &buffers)) return err;
+    if (datatype != triton_type(specs[k].dtype)) return error("input " + specs[k].name + " has an unexpected datatype");
+    const int64_t rows = dims > 0 ? shape[0] : 1;
+    if (k == 0) *batch = rows;
+    if (rows != *batch || static_cast<int64_t>(bytes) != rows * specs[k].row_bytes())
+      return error("input " + specs[k].name + ": " + std::to_string(bytes) + " bytes for " + std::to_string(rows) +
+                   " rows, expected " + std::to_string(*batch * specs[k].row_bytes()));
+    for (uint32_t b = 0; b < buffers; ++b) {
+      const void* data = nullptr;
+      uint64_t size = 0;
+      TRITONSERVER_MemoryType memory = TRITONSERVER_MEMORY_CPU;
+      int64_t memory_id = 0;
+      if (auto* err = TRITONBACKEND_InputBuffer(input, b, &data, &size, &memory, &memory_id)) return err;
+      if (memory == TRITONSERVER_MEMORY_GPU) return error("input " + specs[k].name + " arrived in GPU memory (use "
+                                                          "system shared memory or the request body)");
+      if (buffers == 1) { (*host)[k] = static_cast<const char*>(data); break; }
+      (*copies)[k].insert((*copies)[k].end(), static_cast<const char*>(data), static_cast<const char*>(data) + size);
+      (*host)[k] = (*copies)[k].data();
+    }
+  }
+  return nullptr;
+}
+
+TRITONSERVER_Error* run_request(InstanceState* s, TRITONBACKEND_Request* request, TRITONBACKEND_Response* response,
+                                int64_t* batch) {
+  const Settings& settings = s->model->settings;
+  std::vector<const char*> host(settings.inputs.size(), nullptr);
+  std::vector<std::vector<char>> copies;
+  const uint64_t began = now_ns();
+  if (auto* err = gather_inputs(s, request, batch, &host, &copies)) return err;
+  std::vector<int64_t> shape = settings.output.shape(*batch);
+  TRITONBACKEND_Output* output = nullptr;
+  if (auto* err = TRITONBACKEND_ResponseOutput(response, &output, settings.output.name.c_str(),
+                                               triton_type(settings.output.dtype), shape.data(), shape.size()))
+    return err;
+  void* buffer = nullptr;
+  TRITONSERVER_MemoryType memory = TRITONSERVER_MEMORY_CPU;
+  int64_t memory_id = 0;
+  const uint64_t out_bytes = static_cast<uint64_t>(*batch * settings.output.row_bytes());
+  if (auto* err = TRITONBACKEND_OutputBuffer(output, &buffer, out_bytes, &memory, &memory_id)) return err;
+  if (memory == TRITONSERVER_MEMORY_GPU) return error("the server offered GPU memory for the output");
+  s->times.counts[*batch] += 1;
+  try {
+    c10::InferenceMode inference;
+#ifdef REPRO_WITH_CUDA
+    if (s->device.is_cuda()) {
+      run_cuda(s, host, *batch, static_cast<char*>(buffer));
+      s->times.add(*batch, "execute_us", (now_ns() - began) / 1e3);
+      return nullptr;
+    }
+#endif
+    std::vector<at::Tensor> inputs;
+    for (size_t k = 0; k < settings.inputs.size(); ++k)
+      inputs.push_back(at::from_blob(const_cast<char*>(host[k]), settings.inputs[k].shape(*batch),
+                                     at::TensorOptions().dtype(settings.inputs[k].dtype)));
+    at::Tensor result = forward(s, inputs).to(settings.output.dtype).contiguous();
+    if (static_cast<uint64_t>(result.nbytes()) != out_bytes)
+      return error("the module returned " + std::to_string(result.nbytes()) + " bytes, expected " +
+                   std::to_string(out_bytes));
+    std::memcpy(buffer, result.data_ptr(), out_bytes);
+  } catch (const std::exception& e) {
+    return TRITONSERVER_ErrorNew(TRITONSERVER_ERROR_INTERNAL, (std::string("repro_torch: ") + e.what()).c_str());
+  }
+  s->times.add(*batch, "execute_us", (now_ns() - began) / 1e3);
+  return nullptr;
+}
+
+}  // namespace
+
+extern "C" {
+
+EXPORT TRITONSERVER_Error* TRITONBACKEND_Initialize(TRITONBACKEND_Backend*) {
+  uint32_t major = 0, minor = 0;
+  if (auto* err = TRITONBACKEND_ApiVersion(&major, &minor)) return err;
+  if (major != REPRO_BACKEND_API_MAJOR)
+    return TRITONSERVER_ErrorNew(TRITONSERVER_ERROR_UNSUPPORTED, "repro_torch: built for backend API 1.x");
+  return nullptr;
+}
+
+EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInitialize(TRITONBACKEND_Model* model) {
+  auto state = std::make_unique<ModelState>();
+  const char* name = nullptr;
+  const char* location = nullptr;
+  uint64_t version = 0;
+  TRITONBACKEND_ArtifactType artifact;
+  if (auto* err = TRITONBACKEND_ModelName(model, &name)) return err;
+  if (auto* err = TRITONBACKEND_ModelVersion(model, &version)) return err;
+  if (auto* err = TRITONBACKEND_ModelRepository(model, &artifact, &location)) return err;
+  state->name = name;
+  state->model_dir = location;
+  state->version_dir = state->model_dir + "/" + std::to_string(version);
+  try {
+    state->settings = read_settings(state->version_dir + "/native.txt");
+  } catch (const std::exception& e) {
+    return error(e.what());
+  }
+  return TRITONBACKEND_ModelSetState(model, state.release());
+}
+
+EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelFinalize(TRITONBACKEND_Model* model) {
+  void* state = nullptr;
+  if (auto* err = TRITONBACKEND_ModelState(model, &state)) return err;
+  delete static_cast<ModelState*>(state);                            // deleting nullptr is a no-op
+  return nullptr;
+}
+
+EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceInitialize(TRITONBACKEND_ModelInstance* instance) {
+  TRITONBACKEND_Model* model = nullptr;
+  void* model_state = nullptr;
+  if (auto* err = TRITONBACKEND_ModelInstanceModel(instance, &model)) return err;
+  if (auto* err = TRITONBACKEND_ModelState(model, &model_state)) return err;
+  auto state = std::make_unique<InstanceState>();
+  state->model = static_cast<ModelState*>(model_state);
+  try {
+    load_instance(state.get());
+  } catch (const std::exception& e) {
+    return TRITONSERVER_ErrorNew(TRITONSERVER_ERROR_INTERNAL,
+                                 ("repro_torch: loading " + state->model->name + ": " + e.what()).c_str());
+  }
+  log_info(state->model->name + " loaded on " + state->model->settings.device);
+  return TRITONBACKEND_ModelInstanceSetState(instance, state.release());
+}
+
+EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceFinalize(TRITONBACKEND_ModelInstance* instance) {
+  void* state = nullptr;
+  if (auto* err = TRITONBACKEND_ModelInstanceState(instance, &state)) return err;
+  auto* s = static_cast<InstanceState*>(state);
+  if (s == nullptr) return nullptr;                                  // its initialization failed
+  write_stats(s);
+  delete s;
+  return nullptr;
+}
+
+EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceExecute(TRITONBACKEND_ModelInstance* instance,
+                                                              TRITONBACKEND_Request** requests, const uint32_t count) {
+  void* state = nullptr;
+  if (auto* err = TRITONBACKEND_ModelInstanceState(instance, &state)) return err;
+  auto* s = static_cast<InstanceState*>(state);
+  const uint64_t start = now_ns();
+  uint64_t total = 0;
+  std::vector<bool> ok(count, false);
+  std::vector<uint64_t> ends(count, start);
+  for (uint32_t r = 0; r < count; ++r) {
+    TRITONBACKEND_Response* response = nullptr;
+    TRITONSERVER_Error* err = TRITONBACKEND_ResponseNew(&response, requests[r]);
+    int64_t batch = 0;
+    if (err == nullptr) err = run_request(s, requests[r], response, &batch);
+    ok[r] = err == nullptr;
+    total += ok[r] ? static_cast<uint64_t>(batch) : 0;
+    ends[r] = now_ns();
+    if (response != nullptr) TRITONBACKEND_ResponseSend(response, TRITONSERVER_RESPONSE_COMPLETE_FINAL, err);
+    if (err != nullptr) TRITONSERVER_ErrorDelete(err);
+  }
+  const uint64_t end = now_ns();
+  for (uint32_t r = 0; r < count; ++r) {
+    TRITONBACKEND_ModelInstanceReportStatistics(instance, requests[r], ok[r], start, start, ends[r], end);
+    TRITONBACKEND_RequestRelease(requests[r], TRITONSERVER_REQUEST_RELEASE_ALL);
+  }
+  TRITONBACKEND_ModelInstanceReportBatchStatistics(instance, total, start, start, end, end);
+  return nullptr;
+}
+
+}  // extern "C"

@@ -1,0 +1,74 @@
+"""The native C++ backend as a serving flavour: which configurations get one, what its model folder holds
+(Triton's protobuf config, the backend's settings), and the build line against libtorch."""
+from __future__ import annotations
+
+import pytest
+
+from repro.families.criteo.gpu_flavour import configs, gate_configs, has_native
+from repro.families.criteo.gpu_repository import ServeConfig, spec_for, write_repository
+from repro.native import build
+from repro.native.repository import settings_text
+from repro.serving.model_config import CATEGORICAL, NUMERICAL, OUTPUT, Tensor, from_pbtxt
+
+
+def options(backends):
+    return {"backends": backends, "configs": [
+        {"model": "dlrm", "preset": "4B", "precision": "fp16", "sparse": "fused", "serving": "fused"},
+        {"model": "dlrm", "preset": "4B", "precision": "fp16", "sparse": "fused", "serving": "ensemble"},
+        {"model": "dlrm", "preset": "22B", "precision": "fp32", "sparse": "placement", "serving": "fused"},
+        {"model": "dlrm", "preset": "4B", "precision": "fp16", "sparse": "fused", "serving": "fused", "inputs": "cuda"},
+        {"model": "dlrm", "preset": "4B", "precision": "fp16", "sparse": "fused", "serving": "transport"},
+        {"model": "dcnv2", "preset": "4B", "precision": "fp16", "sparse": "fused", "serving": "fused"}]}
+
+
+def test_each_configuration_the_native_backend_serves_is_measured_on_both_backends():
+    names = [c.name for c in configs(options(["python", "cpp"]), "dlrm")]
+    assert names == ["dlrm_4b_fp16_fused_fused", "dlrm_4b_fp16_fused_fused_cpp", "dlrm_4b_fp16_fused_ensemble",
+                     "dlrm_22b_fp32_placement_fused", "dlrm_4b_fp16_fused_fused_cudashm",
+                     "dlrm_4b_fp16_fused_transport", "dlrm_4b_fp16_fused_transport_cpp"]
+    assert [c.name for c in configs(options(["python"]), "dlrm")] == [n for n in names if not n.endswith("_cpp")]
+    assert not has_native(ServeConfig("dlrm", "22B", "fp32", "cache", "fused"))
+    assert [c.name for c in gate_configs("dlrm", {"backends": ["python", "cpp"]})] == [
+        "dlrm_gate_fp32_fused_fused", "dlrm_gate_fp32_fused_fused_cpp", "dlrm_gate_fp16_fused_fused",
+        "dlrm_gate_fp16_fused_fused_cpp"]
+
+
+def test_native_model_folder_holds_the_settings_and_no_python(tmp_path):
+    onnx_file = tmp_path / "dense.onnx"
+    onnx_file.write_bytes(b"graph")
+    cfg = ServeConfig("dlrm", "4B", "fp16", "fused", "fused", backend="cpp")
+    spec = spec_for(cfg, 7, [256, 65536], 60, 0.1, None, chunk_rows=16384)
+    name = write_repository(tmp_path / "repo", cfg, spec, onnx_file, 65536)
+    config = from_pbtxt((tmp_path / "repo" / name / "config.pbtxt").read_text())
+    assert config.backend == "repro_torch" and config.instance_group[0].kind == config.instance_group[0].KIND_GPU
+    version = tmp_path / "repo" / name / "1"
+    assert sorted(p.name for p in version.iterdir()) == ["native.txt", "spec.json"]
+    text = (version / "native.txt").read_text()
+    assert "input categorical_features int32 26\ninput numerical_features float32 13\noutput output float32 1\n" in text
+    assert "device cuda\n" in text and "graph_batches 256 65536\n" in text and "chunk_rows 16384\n" in text
+
+
+def test_transport_on_the_native_backend_is_repro_transport(tmp_path):
+    onnx_file = tmp_path / "dense.onnx"
+    onnx_file.write_bytes(b"graph")
+    cfg = ServeConfig("dlrm", "4B", "fp16", "fused", "transport", backend="cpp")
+    name = write_repository(tmp_path / "repo", cfg, spec_for(cfg, 7, [256], 60, 0.1, None), onnx_file, 256)
+    assert from_pbtxt((tmp_path / "repo" / name / "config.pbtxt").read_text()).backend == "repro_transport"
+
+
+def test_the_native_backend_serves_only_whole_models(tmp_path):
+    cfg = ServeConfig("dlrm", "4B", "fp16", "fused", "ensemble", backend="cpp")
+    with pytest.raises(ValueError, match="serving: fused or transport"):
+        write_repository(tmp_path / "repo", cfg, spec_for(cfg, 7, [256], 60, 0.1, None), tmp_path / "x.onnx", 256)
+
+
+def test_settings_refuse_a_dtype_the_backend_cannot_take():
+    with pytest.raises(ValueError, match="not INT64"):
+        settings_text([Tensor("ids", "INT64", (2,))], OUTPUT, "cpu")
+    assert settings_text([CATEGORICAL, NUMERICAL], OUTPUT, "cpu").startswith("# repro_torch settings")
+
+
+def test_the_torch_backend_links_the_environments_libtorch():
+    argv = build.compile_command("repro_torch", build.HERE / "x.so")
+    assert any(a.startswith("-D_GLIBCXX_USE_CXX11_ABI=") for a in argv) and "-ltorch" in argv
+    assert argv.index("-o") < argv.index("-ltorch") and "-DREPRO_WITH_CUDA" not in argv
