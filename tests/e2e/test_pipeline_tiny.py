@@ -217,7 +217,9 @@ def test_h100_repositories_are_written_on_the_cpu_machine(run):
     assert versions and all((v / json.loads((v / "spec.json").read_text())["dense"]).resolve() == graph.resolve()
                             for v in versions)
     gate = r / "gate" / "dlrm"
-    assert {p.name for p in (gate / "repository").iterdir()} == {"dlrm_gate_fp32_fused_fused", "dlrm_gate_fp16_fused_fused"}
+    assert {p.name for p in (gate / "repository").iterdir()} == {"dlrm_gate_fp32_fused_fused", "dlrm_gate_fp16_fused_fused",
+                                                                 "dlrm_gate_fp32_fused_fused_cpp",
+                                                                 "dlrm_gate_fp16_fused_fused_cpp"}   # both backends
     spec = json.loads((gate / "repository" / "dlrm_gate_fp32_fused_fused" / "1" / "spec.json").read_text())
     assert (gate / "repository" / "dlrm_gate_fp32_fused_fused" / "1" / spec["tables"]).resolve() == (gate / "tables.npz").resolve()
     assert 0.5 < json.loads((gate / "reference.json").read_text())["auc_tensorflow"] <= 1
