@@ -135,13 +135,43 @@ def check_module(module: torch.jit.ScriptModule, spec: ts.ModelSpec, root: Path,
     return worst
 
 
+def check_capture(module: torch.jit.ScriptModule, spec: ts.ModelSpec, device: torch.device, batch: int = 64) -> None:
+    """The module replays from a CUDA graph, as the backend runs it; a clear error here instead of an eager
+    fallback in the server."""
+    ids, numerical = example_inputs(list(spec.cardinalities), batch, device, seed=2)
+    with torch.no_grad():
+        want = module(ids, numerical)
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            module(ids, numerical)
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(graph):
+                out = module(ids, numerical)
+        except RuntimeError as e:
+            raise RuntimeError(f"the scripted engine cannot be captured in a CUDA graph: {str(e)[-500:]}") from None
+        graph.replay()
+        torch.cuda.synchronize()
+    if not torch.allclose(out, want, rtol=1e-3, atol=1e-4):
+        raise RuntimeError(f"the scripted engine's CUDA graph replay differs from its eager run by "
+                           f"{float((out - want).abs().max()):.3g}")
+
+
 def write_module(version: Path, device: torch.device, out_name: str = "engine.pt") -> float:
     """Script ``version``'s engine, check it, and write ``version/out_name``; returns the largest difference."""
     spec = ts.ModelSpec.read(version / "spec.json")
     checked = spec if spec.tables else replace(spec, cardinalities=tuple(min(c, CHECK_ROWS) for c in spec.cardinalities))
     module = build_module(checked, version, device)  # seeded tables: checked on their first rows (same code, less memory)
+    roundtrip = version / f".{out_name}.check"
+    module.save(str(roundtrip))
+    module = torch.jit.load(str(roundtrip))           # what the backend loads: the file, with no map_location
+    roundtrip.unlink()
     module.prepare()
     worst = check_module(module, checked, version, device)
+    if device.type == "cuda":
+        check_capture(module, checked, device)
     module = build_module(spec, version, device)     # written unprepared: seeded rows are generated at load
     staging = version / f".{out_name}.partial"
     module.save(str(staging))

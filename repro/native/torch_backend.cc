@@ -372,7 +372,9 @@ void load_instance(InstanceState* s) {
   torch::jit::setGraphExecutorOptimize(false);   // run the graph as written: same ops as the python flavour
   c10::InferenceMode inference;
   s->device = settings.device == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
-  s->module = torch::jit::load(s->model->version_dir + "/" + settings.module, s->device);
+  // No map_location: the module was written on this host for this device, and mapping would also move the
+  // traced graph's scalar constants to the GPU (their int() then syncs, which a CUDA graph capture refuses).
+  s->module = torch::jit::load(s->model->version_dir + "/" + settings.module);
   s->module.eval();
   if (s->module.find_method("prepare")) s->module.run_method("prepare");
 #ifdef REPRO_WITH_CUDA
