@@ -12,6 +12,7 @@ undefined and resolve against the server that loads it.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -48,8 +49,7 @@ def torch_flags(cuda: bool) -> list[str]:
             raise UserError(f"PyTorch {torch.__version__} is a CPU build: the CUDA path of repro_torch needs a CUDA build")
         wheels = root.parent / "nvidia"
         major = torch.version.cuda.split(".")[0]
-        from torch.utils import cpp_extension
-        homes = [Path(h) for h in (cpp_extension.CUDA_HOME, "/usr/local/cuda") if h]
+        homes = [Path(h) for h in (os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"), "/usr/local/cuda") if h]
         # libtorch's CUDA headers include cuda_runtime.h, which needs the toolkit's crt/ headers (the wheels lack them)
         include = _first([d / "crt" / "host_config.h" for d in (*(h / "include" for h in homes),
                                                                 wheels / f"cu{major}" / "include")],
