@@ -72,3 +72,14 @@ def test_the_torch_backend_links_the_environments_libtorch():
     argv = build.compile_command("repro_torch", build.HERE / "x.so")
     assert any(a.startswith("-D_GLIBCXX_USE_CXX11_ABI=") for a in argv) and "-ltorch" in argv
     assert argv.index("-o") < argv.index("-ltorch") and "-DREPRO_WITH_CUDA" not in argv
+
+
+def test_the_module_check_fails_on_a_non_finite_reference(monkeypatch, tmp_path):
+    import torch
+    from repro.engines import scripted
+    spec = type("Spec", (), {"cardinalities": (3, 4), "precision": "fp32", "fp32_matmul": "ieee"})()
+    monkeypatch.setattr(scripted, "eager_forward", lambda *a: lambda ids, num: torch.full((ids.shape[0], 1), float("nan")))
+    module = lambda ids, num: torch.zeros(ids.shape[0], 1)
+    module.table = None
+    with pytest.raises(RuntimeError, match="differs from the eager engine by nan"):
+        scripted.check_module(module, spec, tmp_path, torch.device("cpu"))
