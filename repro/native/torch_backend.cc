@@ -19,7 +19,6 @@
 // stale registration dropped), then one CUDA graph per batch size is replayed.
 #include <sys/stat.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -39,16 +38,11 @@
 #include <cuda_runtime_api.h>
 #endif
 
-#include "triton_backend_api.h"
-
-#define EXPORT __attribute__((visibility("default")))
+#include "backend_common.h"
 
 namespace {
 
-uint64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+using repro::now_ns;
 
 TRITONSERVER_Error* error(const std::string& message) {
   return TRITONSERVER_ErrorNew(TRITONSERVER_ERROR_INVALID_ARG, ("repro_torch: " + message).c_str());
@@ -501,11 +495,7 @@ TRITONSERVER_Error* run_request(InstanceState* s, TRITONBACKEND_Request* request
 extern "C" {
 
 EXPORT TRITONSERVER_Error* TRITONBACKEND_Initialize(TRITONBACKEND_Backend*) {
-  uint32_t major = 0, minor = 0;
-  if (auto* err = TRITONBACKEND_ApiVersion(&major, &minor)) return err;
-  if (major != REPRO_BACKEND_API_MAJOR)
-    return TRITONSERVER_ErrorNew(TRITONSERVER_ERROR_UNSUPPORTED, "repro_torch: built for backend API 1.x");
-  return nullptr;
+  return repro::check_api_version("repro_torch");
 }
 
 EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInitialize(TRITONBACKEND_Model* model) {
@@ -567,28 +557,10 @@ EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceExecute(TRITONBACKEND_Mode
   void* state = nullptr;
   if (auto* err = TRITONBACKEND_ModelInstanceState(instance, &state)) return err;
   auto* s = static_cast<InstanceState*>(state);
-  const uint64_t start = now_ns();
-  uint64_t total = 0;
-  std::vector<bool> ok(count, false);
-  std::vector<uint64_t> ends(count, start);
-  for (uint32_t r = 0; r < count; ++r) {
-    TRITONBACKEND_Response* response = nullptr;
-    TRITONSERVER_Error* err = TRITONBACKEND_ResponseNew(&response, requests[r]);
-    int64_t batch = 0;
-    if (err == nullptr) err = run_request(s, requests[r], response, &batch);
-    ok[r] = err == nullptr;
-    total += ok[r] ? static_cast<uint64_t>(batch) : 0;
-    ends[r] = now_ns();
-    if (response != nullptr) TRITONBACKEND_ResponseSend(response, TRITONSERVER_RESPONSE_COMPLETE_FINAL, err);
-    if (err != nullptr) TRITONSERVER_ErrorDelete(err);
-  }
-  const uint64_t end = now_ns();
-  for (uint32_t r = 0; r < count; ++r) {
-    TRITONBACKEND_ModelInstanceReportStatistics(instance, requests[r], ok[r], start, start, ends[r], end);
-    TRITONBACKEND_RequestRelease(requests[r], TRITONSERVER_REQUEST_RELEASE_ALL);
-  }
-  TRITONBACKEND_ModelInstanceReportBatchStatistics(instance, total, start, start, end, end);
-  return nullptr;
+  return repro::execute_each(instance, requests, count,
+                             [s](TRITONBACKEND_Request* request, TRITONBACKEND_Response* response, int64_t* batch) {
+                               return run_request(s, request, response, batch);
+                             });
 }
 
 }  // extern "C"

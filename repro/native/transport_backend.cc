@@ -1,22 +1,13 @@
 // repro_transport: a native Triton backend that takes each request's input buffers (as the server hands
 // them over, without copying them) and answers every requested output with FP32 zeros of shape [batch, 1].
 // It measures what the server's transport costs without any model: the native counterpart of the
-// python-backend "transport ceiling" model. Built by repro/serving/native/build.py with one g++ line.
-#include <chrono>
+// python-backend "transport ceiling" model. Built by repro/native/build.py with one g++ line.
 #include <cstring>
 #include <string>
-#include <vector>
 
-#include "triton_backend_api.h"
-
-#define EXPORT __attribute__((visibility("default")))   // everything else stays hidden (-fvisibility=hidden)
+#include "backend_common.h"
 
 namespace {
-
-uint64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 TRITONSERVER_Error* error(const std::string& message) {
   return TRITONSERVER_ErrorNew(TRITONSERVER_ERROR_INVALID_ARG, message.c_str());
@@ -73,38 +64,16 @@ TRITONSERVER_Error* respond(TRITONBACKEND_Request* request, TRITONBACKEND_Respon
 extern "C" {
 
 EXPORT TRITONSERVER_Error* TRITONBACKEND_Initialize(TRITONBACKEND_Backend*) {
-  uint32_t major = 0, minor = 0;
-  if (auto* err = TRITONBACKEND_ApiVersion(&major, &minor)) return err;
-  if (major != REPRO_BACKEND_API_MAJOR)
-    return TRITONSERVER_ErrorNew(TRITONSERVER_ERROR_UNSUPPORTED,
-                                 ("repro_transport: built for backend API 1.x, the server has " +
-                                  std::to_string(major) + "." + std::to_string(minor)).c_str());
-  return nullptr;
+  return repro::check_api_version("repro_transport");
 }
 
 EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceExecute(TRITONBACKEND_ModelInstance* instance,
                                                        TRITONBACKEND_Request** requests, const uint32_t count) {
-  const uint64_t start = now_ns();
-  uint64_t total = 0;
-  std::vector<bool> ok(count, false);
-  for (uint32_t r = 0; r < count; ++r) {
-    TRITONBACKEND_Response* response = nullptr;
-    TRITONSERVER_Error* err = TRITONBACKEND_ResponseNew(&response, requests[r]);
-    int64_t batch = 0;
-    if (err == nullptr) err = take_inputs(requests[r], &batch);
-    if (err == nullptr) err = respond(requests[r], response, batch);
-    ok[r] = err == nullptr;
-    total += ok[r] ? static_cast<uint64_t>(batch) : 0;
-    if (response != nullptr) TRITONBACKEND_ResponseSend(response, TRITONSERVER_RESPONSE_COMPLETE_FINAL, err);
-    if (err != nullptr) TRITONSERVER_ErrorDelete(err);   // the caller keeps ownership of an error it sends
-  }
-  const uint64_t end = now_ns();
-  for (uint32_t r = 0; r < count; ++r) {
-    TRITONBACKEND_ModelInstanceReportStatistics(instance, requests[r], ok[r], start, start, end, end);
-    TRITONBACKEND_RequestRelease(requests[r], TRITONSERVER_REQUEST_RELEASE_ALL);
-  }
-  TRITONBACKEND_ModelInstanceReportBatchStatistics(instance, total, start, start, end, end);
-  return nullptr;
+  return repro::execute_each(instance, requests, count,
+                             [](TRITONBACKEND_Request* request, TRITONBACKEND_Response* response, int64_t* batch) {
+                               TRITONSERVER_Error* err = take_inputs(request, batch);
+                               return err != nullptr ? err : respond(request, response, *batch);
+                             });
 }
 
 }  // extern "C"
