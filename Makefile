@@ -52,10 +52,10 @@ deploy: deploy-cpu ## The main job: the pipeline on the cpu profile (= make depl
 H100_PY ?= python3
 FROM    ?= host
 
-h100-kit: setup ## Write the h100 repositories (dvc repro repos@h100) and pack dist/h100/ (runtime bundle, client wheels)
+h100-kit: setup ## Write the h100 repositories (dvc repro repos@h100) and pack dist/h100/ (runtime bundle, client wheels) [PARTS=widedeep,resnet50: carry only those]
 	@$(PY) -m tools.check_params
 	@$(DVC) repro repos@h100
-	@$(PY) -m tools.h100_kit build --out dist/h100 --python $(PYTHON) --repos triton_repos/h100
+	@$(PY) -m tools.h100_kit build --out dist/h100 --python $(PYTHON) --repos triton_repos/h100 $(if $(PARTS),--parts $(PARTS))
 
 deploy-h100: ## On the GPU host (PyTorch + CUDA; dist/h100/ and triton_repos/h100/ carried): the h100 stages [FROM=perf] [MODELS=widedeep] [TABLES='*fp16*': measure these, keep the others']
 	@$(H100_PY) -m tools.h100_kit unpack --kit dist/h100 --work .h100

@@ -91,6 +91,23 @@ def model_sections(model: str, perf: Path, native: Path, params: dict, profile, 
     return sections
 
 
+def devices_note(perf: Path, settings: dict) -> str:
+    """Where a profile's tables were measured on more than one device (a time-limited host measures in parts):
+    which tables each device measured. The host line above is the machine of the last run."""
+    devices: dict[str, list[str]] = {}
+    for table in settings.get("tables", {}):
+        csv = perf / f"{table}.csv"
+        if csv.exists():
+            frame = pd.read_csv(csv, usecols=lambda c: c == "device")
+            for device in sorted(set(frame["device"])) if "device" in frame else []:
+                devices.setdefault(str(device), []).append(table)
+    if len(devices) < 2:
+        return ""
+    return ("Measured on more than one device (each table's Device row says which): "
+            + "; ".join(f"{device}: {', '.join(sorted(tables))}" for device, tables in sorted(devices.items()))
+            + ". The host line is the machine of the last run.\n\n")
+
+
 def build(profile_name: str, perf: Path, native: Path, accuracy: Path, host: Path, out: Path,
           params_path: Path) -> None:
     params = load_params(params_path)
@@ -103,7 +120,8 @@ def build(profile_name: str, perf: Path, native: Path, accuracy: Path, host: Pat
         for family in families_in_use(params):
             sections += family.report_sections(profile, perf, params, staging)
         (staging / "report.md").write_text(f"# Measured results: profile {profile.label_in(settings['host'].get('container'))}\n\n"
-                                           f"Host: {summary(settings['host'])}\n\n" + "\n".join(sections))
+                                           f"Host: {summary(settings['host'])}\n\n" + devices_note(perf, settings)
+                                           + "\n".join(sections))
     progress("tables", f"wrote {out}/report.md")
 
 

@@ -9,12 +9,11 @@
   Triton-language kernels are invisible to the tracer, so the traced dense part runs their plain
   PyTorch references (``gpu_kernels.use_kernels``); the python flavour runs the kernels.
 
-``write_module`` checks the traced module against the eager engine at batch sizes other than the one
-it was traced with, and refuses to write a module that disagrees.
+``write_module`` checks the module as the backend loads it against the eager engine at batch sizes other
+than the one it was traced with (repro.native.modules), and refuses to write a module that disagrees.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import torch
 from repro.engines import torch_serving as ts
 from repro.engines.gpu_kernels import gather_rows_reference
 from repro.engines.gpu_tables import CHUNK_ROWS, RowSource, build_sparse, fill_seeded, offsets_of
+from repro.native import modules
 
 TRACE_BATCH = 7                 # traced with one batch size, checked at others
 CHECK_BATCHES = (1, 13, 64)
@@ -88,19 +88,13 @@ def build_module(spec: ts.ModelSpec, root: Path, device: torch.device) -> torch.
     ids, numerical = example_inputs(cards, TRACE_BATCH, device)
     lookups = gather_rows_reference(torch.zeros(sum(cards), spec.embedding_dim, dtype=dtype, device=device), ids,
                                     torch.tensor(offsets_of(cards), dtype=torch.int32, device=device))
-    with torch.no_grad(), warnings.catch_warnings():
-        # The graph's shape tests are on feature widths, fixed per model; check_module tests other batch sizes.
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        dense = torch.jit.trace(_Dense(dense_engine), (numerical, lookups), check_trace=False)
+    dense = modules.trace(_Dense(dense_engine), (numerical, lookups))
     if spec.tables:
         table = torch.from_numpy(np.ascontiguousarray(np.concatenate(ts.row_source(spec, root).arrays))).to(dtype)
         table = table.to(device)
     else:
         table = torch.empty(0, spec.embedding_dim, dtype=dtype, device=device)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)   # TorchScript is what libtorch runs without Python
-        return torch.jit.script(FusedEngine(dense, cards, spec.embedding_dim, spec.seed, table, not spec.tables, device))
+    return modules.script(FusedEngine(dense, cards, spec.embedding_dim, spec.seed, table, not spec.tables, device))
 
 
 def eager_forward(spec: ts.ModelSpec, root: Path, device: torch.device, table: torch.Tensor):
@@ -119,62 +113,24 @@ def check_module(module: torch.jit.ScriptModule, spec: ts.ModelSpec, root: Path,
                  batches=CHECK_BATCHES) -> float:
     """Largest difference between the module and the eager engine; raises when they disagree."""
     reference = eager_forward(spec, root, device, module.table)
-    worst = 0.0
-    with torch.no_grad():
-        for batch in batches:
-            ids, numerical = example_inputs(list(spec.cardinalities), batch, device, seed=1)
-            got, want = module(ids, numerical), reference(ids, numerical)
-            if got.shape != want.shape or not torch.isfinite(got).all():
-                raise RuntimeError(f"the scripted engine returned {tuple(got.shape)} (finite: "
-                                   f"{bool(torch.isfinite(got).all())}) at batch {batch}, the engine {tuple(want.shape)}")
-            diff = float((got - want).abs().max())
-            worst = diff if not diff <= worst else worst      # NaN (the eager side non-finite) sticks: it fails below
+    worst = modules.largest_difference(module, reference, examples_of(spec, device), batches)
     # The eager engine runs the Triton-language kernels on CUDA, the module their references: sums in another order.
     tolerance = 1e-2 if spec.precision == "fp16" else 2e-3 if spec.fp32_matmul == "tf32" else 1e-4
-    if not worst <= tolerance:                            # NaN fails
-        raise RuntimeError(f"the scripted engine differs from the eager engine by {worst:.3g} (> {tolerance:g})")
-    return worst
+    return modules.check_difference(worst, tolerance)
 
 
-def check_capture(module: torch.jit.ScriptModule, spec: ts.ModelSpec, device: torch.device, batch: int = 64) -> None:
-    """The module replays from a CUDA graph, as the backend runs it; a clear error here instead of an eager
-    fallback in the server."""
-    ids, numerical = example_inputs(list(spec.cardinalities), batch, device, seed=2)
-    with torch.no_grad():
-        want = module(ids, numerical)
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            module(ids, numerical)
-        torch.cuda.current_stream().wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        try:
-            with torch.cuda.graph(graph):
-                out = module(ids, numerical)
-        except RuntimeError as e:
-            raise RuntimeError(f"the scripted engine cannot be captured in a CUDA graph: {str(e)[-500:]}") from None
-        graph.replay()
-        torch.cuda.synchronize()
-    if not torch.allclose(out, want, rtol=1e-3, atol=1e-4):
-        raise RuntimeError(f"the scripted engine's CUDA graph replay differs from its eager run by "
-                           f"{float((out - want).abs().max()):.3g}")
+def examples_of(spec: ts.ModelSpec, device: torch.device) -> modules.Examples:
+    return lambda batch, seed: example_inputs(list(spec.cardinalities), batch, device, seed=seed)
 
 
 def write_module(version: Path, device: torch.device, out_name: str = "engine.pt") -> float:
     """Script ``version``'s engine, check it, and write ``version/out_name``; returns the largest difference."""
     spec = ts.ModelSpec.read(version / "spec.json")
     checked = spec if spec.tables else replace(spec, cardinalities=tuple(min(c, CHECK_ROWS) for c in spec.cardinalities))
-    module = build_module(checked, version, device)  # seeded tables: checked on their first rows (same code, less memory)
-    roundtrip = version / f".{out_name}.check"
-    module.save(str(roundtrip))
-    module = torch.jit.load(str(roundtrip))           # what the backend loads: the file, with no map_location
-    roundtrip.unlink()
-    module.prepare()
+    module = modules.roundtrip(build_module(checked, version, device), version, out_name)   # seeded tables: checked
+    module.prepare()                                                                         # on their first rows
     worst = check_module(module, checked, version, device)
     if device.type == "cuda":
-        check_capture(module, checked, device)
-    module = build_module(spec, version, device)     # written unprepared: seeded rows are generated at load
-    staging = version / f".{out_name}.partial"
-    module.save(str(staging))
-    staging.replace(version / out_name)
+        modules.check_capture(module, examples_of(checked, device), 64)
+    modules.save(build_module(spec, version, device), version / out_name)   # unprepared: seeded rows made at load
     return worst

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from repro.profiles.catalog import Profile
 from repro.serving.plan import AccuracyCheck, ServedGroup
@@ -29,6 +29,23 @@ class RepoInputs:
 class Section(BaseModel):
     """A family's params subsection: unknown keys, type coercion and NaN/inf are errors."""
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class BackendChoice(Section):
+    """A GPU flavour's backends (``profiles.<p>.serving.<family>``): the python backend, and the native C++
+    backend (repro/native) measured beside it; ``default_backend`` is what the profile serves by default."""
+    backends: list[Literal["python", "cpp"]] = ["python"]
+    default_backend: Literal["python", "cpp"] = "python"
+
+    @model_validator(mode="after")
+    def default_is_listed(self) -> "BackendChoice":
+        if len(set(self.backends)) != len(self.backends) or not self.backends:
+            raise ValueError(f"backends {self.backends}: name each of python and cpp at most once")
+        if self.default_backend not in self.backends:
+            raise ValueError(f"default_backend '{self.default_backend}' is not one of backends {self.backends}")
+        if self.backends != ["python"] and getattr(self, "flavour", "python-gpu") != "python-gpu":
+            raise ValueError("backends beside python belong to the python-gpu flavour (the GPU host's)")
+        return self
 
 
 class TrainParams(Section):

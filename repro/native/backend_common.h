@@ -1,5 +1,6 @@
 // What this project's native backends share: the export macro, a clock, the API version check, and the
-// execute loop (one response per request, the server's statistics reported, every request released).
+// execute loops (one response per request, the server's statistics reported, every request released): each request
+// on its own, or all of a dynamic batch's requests as one batch.
 #pragma once
 #include <chrono>
 #include <string>
@@ -52,6 +53,45 @@ TRITONSERVER_Error* execute_each(TRITONBACKEND_ModelInstance* instance, TRITONBA
     TRITONBACKEND_RequestRelease(requests[r], TRITONSERVER_REQUEST_RELEASE_ALL);
   }
   TRITONBACKEND_ModelInstanceReportBatchStatistics(instance, total, start, start, end, end);
+  return nullptr;
+}
+
+// Runs the requests as one batch: ``take(r, request, response, &rows)`` accepts request r (its inputs and output
+// buffer), then ``run(accepted)`` computes every accepted request at once. A request that ``take`` refuses gets
+// its own error; an error of ``run`` goes to every accepted request. Statistics and release as execute_each.
+template <typename Take, typename Run>
+TRITONSERVER_Error* execute_together(TRITONBACKEND_ModelInstance* instance, TRITONBACKEND_Request** requests,
+                                     uint32_t count, Take take, Run run) {
+  const uint64_t start = now_ns();
+  std::vector<TRITONBACKEND_Response*> responses(count, nullptr);
+  std::vector<TRITONSERVER_Error*> errors(count, nullptr);
+  std::vector<uint32_t> accepted;
+  uint64_t total = 0;
+  for (uint32_t r = 0; r < count; ++r) {
+    errors[r] = TRITONBACKEND_ResponseNew(&responses[r], requests[r]);
+    int64_t rows = 0;
+    if (errors[r] == nullptr) errors[r] = take(r, requests[r], responses[r], &rows);
+    if (errors[r] == nullptr) { accepted.push_back(r); total += static_cast<uint64_t>(rows); }
+  }
+  const uint64_t compute_start = now_ns();
+  TRITONSERVER_Error* failed = accepted.empty() ? nullptr : run(accepted);
+  const uint64_t compute_end = now_ns();
+  for (uint32_t r : accepted)
+    errors[r] = failed == nullptr ? nullptr : TRITONSERVER_ErrorNew(TRITONSERVER_ERROR_INTERNAL,
+                                                                    TRITONSERVER_ErrorMessage(failed));
+  if (failed != nullptr) { TRITONSERVER_ErrorDelete(failed); total = 0; }
+  std::vector<bool> ok(count, false);
+  for (uint32_t r = 0; r < count; ++r) {
+    ok[r] = errors[r] == nullptr;
+    if (responses[r] != nullptr) TRITONBACKEND_ResponseSend(responses[r], TRITONSERVER_RESPONSE_COMPLETE_FINAL, errors[r]);
+    if (errors[r] != nullptr) TRITONSERVER_ErrorDelete(errors[r]);
+  }
+  const uint64_t end = now_ns();
+  for (uint32_t r = 0; r < count; ++r) {
+    TRITONBACKEND_ModelInstanceReportStatistics(instance, requests[r], ok[r], start, compute_start, compute_end, end);
+    TRITONBACKEND_RequestRelease(requests[r], TRITONSERVER_REQUEST_RELEASE_ALL);
+  }
+  TRITONBACKEND_ModelInstanceReportBatchStatistics(instance, total, start, compute_start, compute_end, end);
   return nullptr;
 }
 

@@ -12,6 +12,7 @@ undefined and resolve against the server that loads it.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -76,6 +77,14 @@ def compile_command(backend: str, out: Path, compiler: str = "g++", cuda: bool =
     flags = torch_flags(cuda)
     cut = flags.index("@LIBS@")
     return [compiler, *FLAGS, f"-I{HERE}", *flags[:cut], "-o", str(out), str(BACKENDS[backend]), *flags[cut + 1:]]
+
+
+def build_key(backend: str, cuda: bool = False, compiler: str = "g++") -> str:
+    """What a compiled library depends on: its compile line and the sources it reads (hex digest)."""
+    digest = hashlib.sha256("\0".join(compile_command(backend, Path("out"), compiler, cuda)).encode())
+    for source in sorted(HERE.glob("*.h")) + [BACKENDS[backend]]:
+        digest.update(source.read_bytes())
+    return f"{backend}-{'cuda' if cuda else 'cpu'}-{digest.hexdigest()[:16]}"
 
 
 def build(backend: str, dest_dir: Path, cuda: bool = False) -> Path:

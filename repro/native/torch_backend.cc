@@ -11,6 +11,14 @@
 //   graph_batches 256 1024 ...                    CUDA graphs captured at load (cuda only)
 //   chunk_rows 16384                              larger batches run in chunks of it: the copy of one chunk
 //                                                 overlaps the compute of the one before (0: off)
+//   join_requests 1                               a dynamic batch's requests run as one batch, in the smallest
+//                                                 captured graph that holds them, padded (its config has
+//                                                 dynamic batching); every graph batch is then captured whole
+//   tf32 0 | 1                                    FP32 matmuls and convolutions on TF32 tensor cores or not
+//                                                 (optional: libtorch's defaults otherwise; process-wide, as in
+//                                                 PyTorch: every model a server holds must agree)
+//   cudnn_benchmark 1                             cuDNN picks each convolution's algorithm by timing it (as the
+//                                                 python flavour's torch.backends.cudnn.benchmark)
 //   stats stats.json                              the backend's own timings, written at unload (model folder)
 //
 // CUDA path (built with -DREPRO_WITH_CUDA): inputs are copied to static device buffers straight from the
@@ -75,6 +83,9 @@ struct Settings {
   TensorSpec output;
   std::vector<int64_t> graph_batches;
   int64_t chunk_rows = 0;
+  bool join_requests = false;
+  int tf32 = -1;                 // -1: libtorch's defaults
+  bool cudnn_benchmark = false;
 };
 
 at::ScalarType dtype_of(const std::string& name, const std::string& where) {
@@ -103,6 +114,9 @@ Settings read_settings(const std::string& path) {
     else if (key == "device") words >> s.device;
     else if (key == "stats") words >> s.stats;
     else if (key == "chunk_rows") words >> s.chunk_rows;
+    else if (key == "join_requests") words >> s.join_requests;
+    else if (key == "tf32") words >> s.tf32;
+    else if (key == "cudnn_benchmark") words >> s.cudnn_benchmark;
     else if (key == "graph_batches") { int64_t b; while (words >> b) s.graph_batches.push_back(b); }
     else if (key == "input" || key == "output") {
       TensorSpec t;
@@ -121,18 +135,24 @@ Settings read_settings(const std::string& path) {
   return s;
 }
 
-// Mean microseconds of each phase, per batch size: written to stats.json at unload.
+// Mean of each phase per executed batch size, over the executions that ran it (the chunked and the joined paths
+// can both run one batch size): written to stats.json at unload as "<phase>" (mean) and "<phase>_n" (executions).
 struct PhaseTimes {
-  std::map<int64_t, std::map<std::string, double>> totals;
+  std::map<int64_t, std::map<std::string, std::pair<double, int64_t>>> totals;
   std::map<int64_t, int64_t> counts;
-  void add(int64_t batch, const std::string& phase, double us) { totals[batch][phase] += us; }
+  void add(int64_t batch, const std::string& phase, double value) {
+    auto& entry = totals[batch][phase];
+    entry.first += value;
+    entry.second += 1;
+  }
   std::string json() const {
     std::ostringstream o;
     o << "{";
     bool first = true;
     for (const auto& [batch, phases] : totals) {
       o << (first ? "" : ",") << "\n    \"" << batch << "\": {\"requests\": " << counts.at(batch);
-      for (const auto& [name, total] : phases) o << ", \"" << name << "\": " << total / counts.at(batch);
+      for (const auto& [name, entry] : phases)
+        o << ", \"" << name << "\": " << entry.first / entry.second << ", \"" << name << "_n\": " << entry.second;
       o << "}";
       first = false;
     }
@@ -233,6 +253,14 @@ struct Slot {
 };
 #endif
 
+// One request of an execution: each input's contiguous host rows, its row count and its output buffer.
+struct Part {
+  std::vector<const char*> host;
+  std::vector<std::vector<char>> copies;   // an input that arrived in several buffers, made contiguous
+  int64_t rows = 0;
+  char* out = nullptr;
+};
+
 struct ModelState {
   Settings settings;
   std::string model_dir, version_dir, name;
@@ -249,7 +277,8 @@ struct InstanceState {
   std::unique_ptr<Registrations> registrations;
   c10::optional<c10::cuda::CUDAStream> compute, copy;
   at::Tensor output_host;   // pinned, the largest batch's output
-  int64_t pageable_copies = 0, registered_copies = 0, capture_failures = 0;
+  std::map<size_t, at::Tensor> gathered;   // per input: pinned host memory that joined small parts are gathered in
+  int64_t pageable_copies = 0, registered_copies = 0, gathered_copies = 0, capture_failures = 0;
 #endif
 };
 
@@ -303,61 +332,112 @@ bool chunked(const InstanceState* s, int64_t batch) {
   return rows > 0 && batch > rows && batch % rows == 0 && s->twin[0] && s->twin[0]->graph && s->twin[1]->graph;
 }
 
-// Runs one request on the GPU; ``host`` holds each input's contiguous host rows, ``out`` receives the output rows.
-void run_cuda(InstanceState* s, const std::vector<const char*>& host, int64_t batch, char* out) {
+// Joined requests whose parts of an input average fewer bytes than this are gathered on the host first.
+constexpr int64_t kGatherBelow = 256 * 1024;
+
+// The smallest captured graph that holds ``rows`` (padded: its extra rows keep stale inputs, their outputs are
+// never returned), or null: no captured graph is large enough.
+Slot* slot_for(InstanceState* s, int64_t rows) {
+  for (auto it = s->slots.lower_bound(rows); it != s->slots.end(); ++it)
+    if (it->second->graph) return it->second.get();
+  return nullptr;
+}
+
+// Runs ``parts`` (one or more requests, ``total`` rows) as one batch on the GPU: each request's rows copied to
+// its offset in the graph's input buffers, one replay, each request's output rows copied to its buffer.
+void run_joined(InstanceState* s, const std::vector<Part*>& parts, int64_t total) {
+  const auto& settings = s->model->settings;
+  cudaStream_t compute = s->compute->stream();
+  c10::cuda::CUDAStreamGuard guard(*s->compute);
+  const int64_t out_row = settings.output.row_bytes();
+  const uint64_t began = now_ns();
+  Slot* slot = slot_for(s, total);
+  std::vector<at::Tensor> eager;
+  for (size_t k = 0; k < settings.inputs.size(); ++k) {
+    if (!slot)
+      eager.push_back(at::empty(settings.inputs[k].shape(total),
+                                at::TensorOptions().dtype(settings.inputs[k].dtype).device(s->device)));
+    char* dst = static_cast<char*>(slot ? slot->inputs[k].data_ptr() : eager.back().data_ptr());
+    const int64_t row = settings.inputs[k].row_bytes();
+    int64_t offset = 0;
+    if (parts.size() > 1 && total * row / static_cast<int64_t>(parts.size()) < kGatherBelow) {
+      // many small parts: gathered into pinned memory on the host, then one copy (a copy call costs microseconds)
+      at::Tensor& staged = s->gathered[k];
+      if (!staged.defined() || static_cast<int64_t>(staged.nbytes()) < total * row)
+        staged = at::empty({total * row}, at::TensorOptions().dtype(at::kByte).pinned_memory(true));
+      char* host = static_cast<char*>(staged.data_ptr());
+      for (const Part* part : parts) {
+        std::memcpy(host + offset * row, part->host[k], part->rows * row);
+        offset += part->rows;
+      }
+      check(cudaMemcpyAsync(dst, host, total * row, cudaMemcpyHostToDevice, compute), "input copy");
+      s->gathered_copies += static_cast<int64_t>(parts.size());
+      continue;
+    }
+    for (const Part* part : parts) {
+      copy_in(s, dst + offset * row, part->host[k], part->rows * row, compute);
+      offset += part->rows;
+    }
+  }
+  check(cudaStreamSynchronize(compute), "synchronize");
+  const uint64_t copied = now_ns();
+  at::Tensor result;
+  if (slot) {
+    slot->graph->replay();
+    result = slot->output;
+  } else {
+    result = forward(s, eager).contiguous();
+  }
+  const bool staged = total * out_row <= static_cast<int64_t>(s->output_host.nbytes());
+  at::Tensor host_out = staged ? s->output_host : at::empty({total * out_row}, at::TensorOptions().dtype(at::kByte));
+  check(cudaMemcpyAsync(host_out.data_ptr(), result.data_ptr(), total * out_row, cudaMemcpyDeviceToHost, compute),
+        "output copy");
+  check(cudaStreamSynchronize(compute), "synchronize");
+  const uint64_t computed = now_ns();
+  int64_t offset = 0;
+  for (const Part* part : parts) {
+    std::memcpy(part->out, static_cast<const char*>(host_out.data_ptr()) + offset * out_row, part->rows * out_row);
+    offset += part->rows;
+  }
+  s->times.add(total, "copy_in_us", (copied - began) / 1e3);
+  s->times.add(total, slot ? "graph_and_copy_out_us" : "eager_us", (computed - copied) / 1e3);
+  s->times.add(total, "requests_joined", static_cast<double>(parts.size()));
+  if (slot) s->times.add(total, "padded_rows", static_cast<double>(slot->batch - total));
+}
+
+// Runs one request of a multiple of chunk_rows as chunks through the two chunk graphs: the copy of one chunk
+// (copy stream) overlaps the graph of the one before (compute stream).
+void run_chunked(InstanceState* s, const Part& part) {
   const auto& settings = s->model->settings;
   cudaStream_t compute = s->compute->stream(), copy = s->copy->stream();
   c10::cuda::CUDAStreamGuard guard(*s->compute);
-  const int64_t out_row = settings.output.row_bytes();
+  const int64_t out_row = settings.output.row_bytes(), batch = part.rows, rows = settings.chunk_rows;
   char* staged_out = static_cast<char*>(s->output_host.data_ptr());
   const bool big = batch * out_row > static_cast<int64_t>(s->output_host.nbytes());
-  uint64_t began = now_ns();
-  if (chunked(s, batch)) {
-    const int64_t rows = settings.chunk_rows;
-    for (int64_t i = 0, start = 0; start < batch; ++i, start += rows) {
-      Slot* slot = s->twin[i % 2].get();
-      check(cudaStreamWaitEvent(copy, slot->done, 0), "wait");         // the graph has read this slot's last chunk
-      for (size_t k = 0; k < settings.inputs.size(); ++k) {
-        const int64_t row = settings.inputs[k].row_bytes();
-        copy_in(s, slot->inputs[k].data_ptr(), host[k] + start * row, rows * row, copy);
-      }
-      check(cudaEventRecord(slot->copied, copy), "record");
-      check(cudaStreamWaitEvent(compute, slot->copied, 0), "wait");
-      slot->graph->replay();
-      check(cudaMemcpyAsync(big ? out + start * out_row : staged_out + start * out_row, slot->output.data_ptr(),
-                            rows * out_row, cudaMemcpyDeviceToHost, compute), "output copy");
-      check(cudaEventRecord(slot->done, compute), "record");
+  const uint64_t began = now_ns();
+  for (int64_t i = 0, start = 0; start < batch; ++i, start += rows) {
+    Slot* slot = s->twin[i % 2].get();
+    check(cudaStreamWaitEvent(copy, slot->done, 0), "wait");         // the graph has read this slot's last chunk
+    for (size_t k = 0; k < settings.inputs.size(); ++k) {
+      const int64_t row = settings.inputs[k].row_bytes();
+      copy_in(s, slot->inputs[k].data_ptr(), part.host[k] + start * row, rows * row, copy);
     }
-    check(cudaStreamSynchronize(compute), "synchronize");
-    s->times.add(batch, "chunked_us", (now_ns() - began) / 1e3);
-  } else {
-    auto found = s->slots.find(batch);
-    if (found == s->slots.end() || !found->second->graph) {          // no graph of this size: eager
-      std::vector<at::Tensor> inputs;
-      for (size_t k = 0; k < settings.inputs.size(); ++k) {
-        inputs.push_back(at::empty(settings.inputs[k].shape(batch),
-                                   at::TensorOptions().dtype(settings.inputs[k].dtype).device(s->device)));
-        copy_in(s, inputs.back().data_ptr(), host[k], batch * settings.inputs[k].row_bytes(), compute);
-      }
-      at::Tensor result = forward(s, inputs).contiguous();
-      check(cudaMemcpyAsync(out, result.data_ptr(), batch * out_row, cudaMemcpyDeviceToHost, compute), "output copy");
-      check(cudaStreamSynchronize(compute), "synchronize");
-      s->times.add(batch, "eager_us", (now_ns() - began) / 1e3);
-      return;
-    }
-    Slot* slot = found->second.get();
-    for (size_t k = 0; k < settings.inputs.size(); ++k)
-      copy_in(s, slot->inputs[k].data_ptr(), host[k], batch * settings.inputs[k].row_bytes(), compute);
-    check(cudaStreamSynchronize(compute), "synchronize");
-    const uint64_t copied = now_ns();
+    check(cudaEventRecord(slot->copied, copy), "record");
+    check(cudaStreamWaitEvent(compute, slot->copied, 0), "wait");
     slot->graph->replay();
-    check(cudaMemcpyAsync(big ? out : staged_out, slot->output.data_ptr(), batch * out_row, cudaMemcpyDeviceToHost,
-                          compute), "output copy");
-    check(cudaStreamSynchronize(compute), "synchronize");
-    s->times.add(batch, "copy_in_us", (copied - began) / 1e3);
-    s->times.add(batch, "graph_and_copy_out_us", (now_ns() - copied) / 1e3);
+    check(cudaMemcpyAsync(big ? part.out + start * out_row : staged_out + start * out_row, slot->output.data_ptr(),
+                          rows * out_row, cudaMemcpyDeviceToHost, compute), "output copy");
+    check(cudaEventRecord(slot->done, compute), "record");
   }
-  if (!big) std::memcpy(out, staged_out, batch * out_row);
+  check(cudaStreamSynchronize(compute), "synchronize");
+  s->times.add(batch, "chunked_us", (now_ns() - began) / 1e3);
+  s->times.add(batch, "requests_joined", 1.0);
+  if (!big) std::memcpy(part.out, staged_out, batch * out_row);
+}
+
+void run_cuda(InstanceState* s, const std::vector<Part*>& parts, int64_t total) {
+  if (parts.size() == 1 && chunked(s, total)) run_chunked(s, *parts[0]);
+  else run_joined(s, parts, total);
 }
 #endif
 
@@ -366,6 +446,11 @@ void load_instance(InstanceState* s) {
   torch::jit::setGraphExecutorOptimize(false);   // run the graph as written: same ops as the python flavour
   c10::InferenceMode inference;
   s->device = settings.device == "cuda" ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  if (settings.tf32 >= 0) {
+    at::globalContext().setAllowTF32CuBLAS(settings.tf32 == 1);
+    at::globalContext().setAllowTF32CuDNN(settings.tf32 == 1);
+  }
+  if (settings.cudnn_benchmark) at::globalContext().setBenchmarkCuDNN(true);
   // No map_location: the module was written on this host for this device, and mapping would also move the
   // traced graph's scalar constants to the GPU (their int() then syncs, which a CUDA graph capture refuses).
   s->module = torch::jit::load(s->model->version_dir + "/" + settings.module);
@@ -380,11 +465,10 @@ void load_instance(InstanceState* s) {
     int64_t largest = 1;
     for (int64_t batch : settings.graph_batches) {
       largest = std::max(largest, batch);
-      if (settings.chunk_rows > 0 && batch > settings.chunk_rows && batch % settings.chunk_rows == 0) {
-        if (!s->twin[0]) for (auto& t : s->twin) t = capture(s, settings.chunk_rows, pool);
-      } else {
-        s->slots[batch] = capture(s, batch, pool);
-      }
+      const bool chunkable = settings.chunk_rows > 0 && batch > settings.chunk_rows && batch % settings.chunk_rows == 0;
+      if (chunkable && !s->twin[0]) for (auto& t : s->twin) t = capture(s, settings.chunk_rows, pool);
+      // joined requests of any total need whole graphs; a single request of a chunkable batch runs in chunks
+      if (!chunkable || settings.join_requests) s->slots[batch] = capture(s, batch, pool);
     }
     s->output_host = at::empty({largest * settings.output.row_bytes()}, at::TensorOptions().dtype(at::kByte).pinned_memory(true));
     log_info("captured " + std::to_string(s->slots.size()) + " CUDA graphs" +
@@ -401,6 +485,7 @@ void write_stats(InstanceState* s) {
 #ifdef REPRO_WITH_CUDA
   if (s->registrations)
     o << "  \"registered_copies\": " << s->registered_copies << ",\n  \"pageable_copies\": " << s->pageable_copies
+      << ",\n  \"gathered_copies\": " << s->gathered_copies
       << ",\n  \"registrations\": " << s->registrations->registrations << ",\n  \"stale_registrations_dropped\": "
       << s->registrations->stale << ",\n  \"graph_capture_failures\": " << s->capture_failures << ",\n";
 #endif
@@ -411,10 +496,10 @@ void write_stats(InstanceState* s) {
 }
 
 // Each input's rows as one contiguous host block (the server's buffer itself when it is one CPU buffer).
-TRITONSERVER_Error* gather_inputs(InstanceState* s, TRITONBACKEND_Request* request, int64_t* batch,
-                                  std::vector<const char*>* host, std::vector<std::vector<char>>* copies) {
+TRITONSERVER_Error* gather_inputs(InstanceState* s, TRITONBACKEND_Request* request, Part* part) {
   const auto& specs = s->model->settings.inputs;
-  copies->resize(specs.size());
+  part->host.assign(specs.size(), nullptr);
+  part->copies.resize(specs.size());
   for (size_t k = 0; k < specs.size(); ++k) {
     TRITONBACKEND_Input* input = nullptr;
     if (auto* err = TRITONBACKEND_RequestInput(request, specs[k].name.c_str(), &input)) return err;
@@ -426,10 +511,10 @@ TRITONSERVER_Error* gather_inputs(InstanceState* s, TRITONBACKEND_Request* reque
     if (auto* err = TRITONBACKEND_InputProperties(input, &name, &datatype, &shape, &dims, &bytes, &buffers)) return err;
     if (datatype != triton_type(specs[k].dtype)) return error("input " + specs[k].name + " has an unexpected datatype");
     const int64_t rows = dims > 0 ? shape[0] : 1;
-    if (k == 0) *batch = rows;
-    if (rows != *batch || static_cast<int64_t>(bytes) != rows * specs[k].row_bytes())
+    if (k == 0) part->rows = rows;
+    if (rows != part->rows || static_cast<int64_t>(bytes) != rows * specs[k].row_bytes())
       return error("input " + specs[k].name + ": " + std::to_string(bytes) + " bytes for " + std::to_string(rows) +
-                   " rows, expected " + std::to_string(*batch * specs[k].row_bytes()));
+                   " rows, expected " + std::to_string(part->rows * specs[k].row_bytes()));
     for (uint32_t b = 0; b < buffers; ++b) {
       const void* data = nullptr;
       uint64_t size = 0;
@@ -438,22 +523,20 @@ TRITONSERVER_Error* gather_inputs(InstanceState* s, TRITONBACKEND_Request* reque
       if (auto* err = TRITONBACKEND_InputBuffer(input, b, &data, &size, &memory, &memory_id)) return err;
       if (memory == TRITONSERVER_MEMORY_GPU) return error("input " + specs[k].name + " arrived in GPU memory (use "
                                                           "system shared memory or the request body)");
-      if (buffers == 1) { (*host)[k] = static_cast<const char*>(data); break; }
-      (*copies)[k].insert((*copies)[k].end(), static_cast<const char*>(data), static_cast<const char*>(data) + size);
-      (*host)[k] = (*copies)[k].data();
+      if (buffers == 1) { part->host[k] = static_cast<const char*>(data); break; }
+      part->copies[k].insert(part->copies[k].end(), static_cast<const char*>(data), static_cast<const char*>(data) + size);
+      part->host[k] = part->copies[k].data();
     }
   }
   return nullptr;
 }
 
-TRITONSERVER_Error* run_request(InstanceState* s, TRITONBACKEND_Request* request, TRITONBACKEND_Response* response,
-                                int64_t* batch) {
+// Accepts one request: its inputs, and its output buffer in the response.
+TRITONSERVER_Error* take_request(InstanceState* s, TRITONBACKEND_Request* request, TRITONBACKEND_Response* response,
+                                 Part* part) {
   const Settings& settings = s->model->settings;
-  std::vector<const char*> host(settings.inputs.size(), nullptr);
-  std::vector<std::vector<char>> copies;
-  const uint64_t began = now_ns();
-  if (auto* err = gather_inputs(s, request, batch, &host, &copies)) return err;
-  std::vector<int64_t> shape = settings.output.shape(*batch);
+  if (auto* err = gather_inputs(s, request, part)) return err;
+  std::vector<int64_t> shape = settings.output.shape(part->rows);
   TRITONBACKEND_Output* output = nullptr;
   if (auto* err = TRITONBACKEND_ResponseOutput(response, &output, settings.output.name.c_str(),
                                                triton_type(settings.output.dtype), shape.data(), shape.size()))
@@ -461,32 +544,60 @@ TRITONSERVER_Error* run_request(InstanceState* s, TRITONBACKEND_Request* request
   void* buffer = nullptr;
   TRITONSERVER_MemoryType memory = TRITONSERVER_MEMORY_CPU;
   int64_t memory_id = 0;
-  const uint64_t out_bytes = static_cast<uint64_t>(*batch * settings.output.row_bytes());
+  const uint64_t out_bytes = static_cast<uint64_t>(part->rows * settings.output.row_bytes());
   if (auto* err = TRITONBACKEND_OutputBuffer(output, &buffer, out_bytes, &memory, &memory_id)) return err;
   if (memory == TRITONSERVER_MEMORY_GPU) return error("the server offered GPU memory for the output");
-  s->times.counts[*batch] += 1;
+  part->out = static_cast<char*>(buffer);
+  return nullptr;
+}
+
+// The CPU path: the requests' rows (joined when there are several) through the module, eagerly.
+void run_cpu(InstanceState* s, const std::vector<Part*>& parts, int64_t total) {
+  const Settings& settings = s->model->settings;
+  std::vector<at::Tensor> inputs;
+  for (size_t k = 0; k < settings.inputs.size(); ++k) {
+    std::vector<at::Tensor> pieces;
+    for (const Part* part : parts)
+      pieces.push_back(at::from_blob(const_cast<char*>(part->host[k]), settings.inputs[k].shape(part->rows),
+                                     at::TensorOptions().dtype(settings.inputs[k].dtype)));
+    inputs.push_back(pieces.size() == 1 ? pieces[0] : at::cat(pieces));
+  }
+  at::Tensor result = forward(s, inputs).to(settings.output.dtype).contiguous();
+  const int64_t out_row = settings.output.row_bytes();
+  if (result.nbytes() != static_cast<size_t>(total * out_row))
+    throw std::runtime_error("the module returned " + std::to_string(result.nbytes()) + " bytes, expected " +
+                             std::to_string(total * out_row));
+  int64_t offset = 0;
+  for (const Part* part : parts) {
+    std::memcpy(part->out, static_cast<const char*>(result.data_ptr()) + offset * out_row, part->rows * out_row);
+    offset += part->rows;
+  }
+  s->times.add(total, "requests_joined", static_cast<double>(parts.size()));
+}
+
+// Runs the accepted requests: all of them as one batch when join_requests is set, else one after another.
+TRITONSERVER_Error* run_parts(InstanceState* s, std::vector<Part*> parts) {
+  std::vector<std::vector<Part*>> batches;
+  if (s->model->settings.join_requests) batches.push_back(parts);
+  else for (Part* part : parts) batches.push_back({part});
   try {
     c10::InferenceMode inference;
+    for (const auto& batch : batches) {
+      int64_t total = 0;
+      for (const Part* part : batch) total += part->rows;
+      const uint64_t began = now_ns();
+      s->times.counts[total] += 1;
 #ifdef REPRO_WITH_CUDA
-    if (s->device.is_cuda()) {
-      run_cuda(s, host, *batch, static_cast<char*>(buffer));
-      s->times.add(*batch, "execute_us", (now_ns() - began) / 1e3);
-      return nullptr;
-    }
+      if (s->device.is_cuda()) run_cuda(s, batch, total);
+      else run_cpu(s, batch, total);
+#else
+      run_cpu(s, batch, total);
 #endif
-    std::vector<at::Tensor> inputs;
-    for (size_t k = 0; k < settings.inputs.size(); ++k)
-      inputs.push_back(at::from_blob(const_cast<char*>(host[k]), settings.inputs[k].shape(*batch),
-                                     at::TensorOptions().dtype(settings.inputs[k].dtype)));
-    at::Tensor result = forward(s, inputs).to(settings.output.dtype).contiguous();
-    if (static_cast<uint64_t>(result.nbytes()) != out_bytes)
-      return error("the module returned " + std::to_string(result.nbytes()) + " bytes, expected " +
-                   std::to_string(out_bytes));
-    std::memcpy(buffer, result.data_ptr(), out_bytes);
+      s->times.add(total, "execute_us", (now_ns() - began) / 1e3);
+    }
   } catch (const std::exception& e) {
     return TRITONSERVER_ErrorNew(TRITONSERVER_ERROR_INTERNAL, (std::string("repro_torch: ") + e.what()).c_str());
   }
-  s->times.add(*batch, "execute_us", (now_ns() - began) / 1e3);
   return nullptr;
 }
 
@@ -557,10 +668,19 @@ EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInstanceExecute(TRITONBACKEND_Mode
   void* state = nullptr;
   if (auto* err = TRITONBACKEND_ModelInstanceState(instance, &state)) return err;
   auto* s = static_cast<InstanceState*>(state);
-  return repro::execute_each(instance, requests, count,
-                             [s](TRITONBACKEND_Request* request, TRITONBACKEND_Response* response, int64_t* batch) {
-                               return run_request(s, request, response, batch);
-                             });
+  std::vector<Part> parts(count);
+  return repro::execute_together(
+      instance, requests, count,
+      [s, &parts](uint32_t r, TRITONBACKEND_Request* request, TRITONBACKEND_Response* response, int64_t* rows) {
+        TRITONSERVER_Error* err = take_request(s, request, response, &parts[r]);
+        *rows = parts[r].rows;
+        return err;
+      },
+      [s, &parts](const std::vector<uint32_t>& accepted) {
+        std::vector<Part*> taken;
+        for (uint32_t r : accepted) taken.push_back(&parts[r]);
+        return run_parts(s, taken);
+      });
 }
 
 }  // extern "C"

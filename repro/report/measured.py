@@ -36,6 +36,19 @@ MODEL_FORMATS = {"fused": "one python-backend model (sparse and dense inside it)
 ENSEMBLE = "Triton ensemble (python-backend sparse + python-backend dense)"
 
 
+def label_of(frame: pd.DataFrame, column: str):
+    """A label every row shares, or, where a table was measured in parts on different hosts or code, each value
+    with the points it labels (``NVIDIA H100 80GB HBM3 (batch 1, 2); NVIDIA H200 (batch 128)``)."""
+    values = frame[column]
+    if values.nunique(dropna=False) <= 1:
+        return values.iloc[0]
+    online = "scenario" in frame and str(frame["scenario"].iloc[0]) == "online"
+    axis, name = ("concurrency", "concurrency") if online else ("batch", "batch")
+    parts = [f"{value} ({name} {', '.join(str(int(v)) for v in frame.loc[values == value, axis])})"
+             for value in dict.fromkeys(values)]
+    return "; ".join(parts)
+
+
 def parameter_table(labels: dict, display: str, size: str, max_batch: int, instances: int) -> str:
     rows = [("Device", labels["device"]), ("Model architecture", display), ("Model size", size),
             ("Engine", labels["engine"]), ("Precision", labels["precision"]), ("Runtime", labels["runtime"]),
@@ -50,8 +63,8 @@ def measured_markdown(frame: pd.DataFrame, display: str, size: str, max_batch: i
                       style: str, sweep_note: str = "") -> str:
     """Heading, parameter table and the results in the family's published style (columns, unit)."""
     frame = canonical(frame)
-    labels = frame.iloc[0][[c for c in ("engine", "precision", "device", "runtime", "versions", "serving", "inputs")
-                            if c in frame]].to_dict()
+    labels = {c: label_of(frame, c) for c in ("engine", "precision", "device", "runtime", "versions", "serving", "inputs")
+              if c in frame}
     unstable = frame.loc[~frame["stable"].astype(bool), "batch"].tolist()
     note = (f"\n\nNot stable (perf_analyzer never reached its criterion, or the windows' coefficient of variation "
             f"exceeds perf.max_cv): batch {', '.join(map(str, unstable))}." if unstable else "")

@@ -172,3 +172,39 @@ def test_h100_repositories_carry_seed_and_fitted_tensors(run):
         model = root / "gate" / precision / f"resnet50_gpu_{precision}_chunk32"      # gated like the first configuration
         assert (model / "1" / "repro" / "families" / "imagenet" / "model.py").exists()
         assert json.loads((model / "1" / "spec.json").read_text())["graph_batches"][-1] == 128
+
+
+def test_native_backend_serves_the_python_flavours_logits(run, tmp_path):
+    """The h100 flavour's two backends on the CPU in one real Triton server (FP32): the python-backend model and
+    the native C++ backend (repro_torch, built here) running the network traced from the same served_model;
+    the same top-1 and logits within 1e-4 on the validation images, single requests and a chunkable one."""
+    import torch
+    import tritonclient.grpc as grpcclient
+
+    from repro.families.imagenet import gpu_flavour
+    from repro.families.imagenet.client import infer
+    from repro.native import flavour
+    from repro.serving.runtime import Runtime
+    from repro.serving.server import TritonServer
+    d, _ = run
+    root = d["repos_h100"] / "resnet50"
+    spec = json.loads((root / "perf" / "resnet50_gpu_fp16_chunk32" / "resnet50_gpu_fp16_chunk32" / "1" / "spec.json")
+                      .read_text())
+    spec = {k: spec[k] for k in ("seed", "seeded_digest")} | {"fitted": str(root / "fitted.pt"), "device": "cpu",
+                                                              "graph_batches": [1, 2, 4, 8]}
+    repo = tmp_path / "repo"
+    names = {b: gpu_flavour.write_model(repo, "fp32", spec, 8, 4, b) for b in ("python", "cpp")}
+    assert names["cpp"] == "resnet50_gpu_fp32_chunk4_cpp"
+    native_txt = (repo / names["cpp"] / "1" / "native.txt").read_text()
+    assert "input INPUT__0 float32 3 224 224\n" in native_txt and "tf32 0\ncudnn_benchmark 1\n" in native_txt
+    torch.set_num_threads(2)
+    flavour.prepare_models(repo, list(names.values()), gpu_flavour.write_engine)
+    gpu_flavour.host_images.cache_clear()
+    images = gpu_flavour.host_images(root).images[:8]
+    with TritonServer(Runtime(paths.RUNTIME), repo, tmp_path / "server.log", models=list(names.values())) as server:
+        url = server.ports.grpc_url
+        for batch in (3, 8):
+            out = {b: infer(url, n, images, batch) for b, n in names.items()}
+            assert out["cpp"].shape == (8, 1000) and np.isfinite(out["cpp"]).all()
+            assert np.abs(out["cpp"] - out["python"]).max() <= 1e-4, batch
+            assert (out["cpp"].argmax(1) == out["python"].argmax(1)).all()

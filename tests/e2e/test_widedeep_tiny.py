@@ -190,3 +190,64 @@ def test_h100_repositories_carry_the_graph_without_weights(run):
     want = Engine(graph, NumpyBackend())(**part)[0]
     got = Engine(graph, TorchBackend("float32", "cpu"))(**{k: torch.from_numpy(v) for k, v in part.items()})[0]
     assert np.abs(got.numpy() - want).max() < 1e-5
+
+
+def test_native_backend_serves_the_python_flavours_outputs(run, tmp_path):
+    """The h100 flavour's two backends on the CPU in one real Triton server: the python-backend model and the
+    native C++ backend (repro_torch, built here against the venv's libtorch) running the same engine code
+    (traced for the native one) on the seeded weights. Their outputs agree at graph batches and between them;
+    eight concurrent requests the dynamic batcher joins run as one batch in the native backend, each answered
+    with its own rows."""
+    import tritonclient.grpc as grpcclient
+
+    from repro.families.outbrain import gpu_flavour
+    from repro.families.outbrain.features import INPUTS, OUTPUT, input_dtype, input_width
+    from repro.native import flavour
+    from repro.serving import model_config as mcfg
+    from repro.serving.runtime import Runtime
+    from repro.serving.server import TritonServer
+    d, _ = run
+    root = d["repos_h100"] / "widedeep"
+    spec = {"seed": 20261122, "fp32_matmul": "ieee", "device": "cpu", "graph_batches": [16, 64],
+            "inputs": {n: [input_dtype(n), input_width(n)] for n in INPUTS}}
+    repo = tmp_path / "repo"
+    names = {b: gpu_flavour.write_model(repo, "fp32", root / "graph" / "model.onnx", spec, 128, backend=b,
+                                        samples=root / "gate" / "samples.npz") for b in ("python", "cpp")}
+    assert names["cpp"] == "widedeep_gpu_fp32_cpp"
+    native_txt = (repo / names["cpp"] / "1" / "native.txt").read_text()
+    assert "join_requests 1\n" in native_txt and "tf32 0\n" in native_txt and len(native_txt.split("\ninput ")) == 30
+    config = mcfg.from_pbtxt((repo / names["cpp"] / "config.pbtxt").read_text())
+    config.dynamic_batching.max_queue_delay_microseconds = 300_000   # the test's eight requests wait to be joined
+    (repo / names["cpp"] / "config.pbtxt").write_text(mcfg.to_pbtxt(config))
+    flavour.prepare_models(repo, list(names.values()), gpu_flavour.write_engine)
+    assert (repo / names["cpp"] / "1" / "engine.pt").exists() and not (repo / names["python"] / "1" / "engine.pt").exists()
+    samples = gpu_flavour.read_gate(root)
+
+    def request(part):
+        tensors = []
+        for name in INPUTS:
+            array = np.ascontiguousarray(part.inputs[name])
+            tensors.append(grpcclient.InferInput(name, list(array.shape), input_dtype(name)))
+            tensors[-1].set_data_from_numpy(array)
+        return tensors
+
+    with TritonServer(Runtime(paths.RUNTIME), repo, tmp_path / "server.log", models=list(names.values())) as server:
+        client = grpcclient.InferenceServerClient(server.ports.grpc_url)
+        for batch in (1, 64, 100):
+            part = samples.rows(0, batch)
+            out = {b: client.infer(n, request(part)).as_numpy(OUTPUT) for b, n in names.items()}
+            assert out["cpp"].shape == (batch, 1) and np.isfinite(out["cpp"]).all()
+            assert np.abs(out["cpp"] - out["python"]).max() <= 1e-5, batch
+        want = client.infer(names["python"], request(samples.rows(0, 32))).as_numpy(OUTPUT)
+        from concurrent.futures import ThreadPoolExecutor
+
+        def ask(i):
+            with grpcclient.InferenceServerClient(server.ports.grpc_url) as own:
+                return own.infer(names["cpp"], request(samples.rows(4 * i, 4 * i + 4))).as_numpy(OUTPUT)
+        with ThreadPoolExecutor(8) as pool:
+            got = np.concatenate(list(pool.map(ask, range(8))))
+        assert np.abs(got - want).max() <= 1e-5          # each request answered with its own rows
+        client.close()
+    stats = json.loads((repo / names["cpp"] / "stats.json").read_text())   # written when the server unloads it
+    assert stats["backend"] == "repro_torch" and stats["model_time_us"]["64"]["requests"] == 1
+    assert any(phases.get("requests_joined", 0) > 1 for phases in stats["model_time_us"].values())

@@ -2,6 +2,8 @@
 (Triton's protobuf config, the backend's settings), and the build line against libtorch."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from repro.families.criteo.gpu_flavour import configs, gate_configs, has_native
@@ -83,3 +85,48 @@ def test_the_module_check_fails_on_a_non_finite_reference(monkeypatch, tmp_path)
     module.table = None
     with pytest.raises(RuntimeError, match="differs from the eager engine by nan"):
         scripted.check_module(module, spec, tmp_path, torch.device("cpu"))
+
+
+def test_families_with_a_gpu_engine_write_a_native_model_beside_the_python_one(tmp_path):
+    """W&D and ResNet50: each configuration on both backends; the native model takes the python one's inputs,
+    joins the dynamic batcher's requests (dynamic batching in its config, join_requests in its settings) and
+    reads the same spec.json."""
+    from repro.families.imagenet import gpu_flavour as resnet
+    from repro.families.outbrain import gpu_flavour as wd
+    from repro.families.outbrain.features import INPUTS, input_dtype, input_width
+    graph = tmp_path / "widedeep" / "graph" / "model.onnx"
+    spec = {"seed": 1, "fp32_matmul": "ieee", "graph_batches": [1, 2048], "inputs": {n: [input_dtype(n), input_width(n)]
+                                                                                   for n in INPUTS}}
+    names = [wd.write_model(tmp_path / "wd", "fp16", graph, spec, 131072, "system", b) for b in ("python", "cpp")]
+    assert names == ["widedeep_gpu_fp16_systemshm", "widedeep_gpu_fp16_systemshm_cpp"]
+    python, native = (from_pbtxt((tmp_path / "wd" / n / "config.pbtxt").read_text()) for n in names)
+    assert native.backend == "repro_torch" and python.backend == "python"
+    assert [i.name for i in native.input] == [i.name for i in python.input] == list(INPUTS)
+    assert native.dynamic_batching.preferred_batch_size == [131072]
+    text = (tmp_path / "wd" / names[1] / "1" / "native.txt").read_text()
+    assert "join_requests 1\ntf32 0\n" in text and "graph_batches 1 2048\n" in text and "cudnn" not in text
+    assert sorted(p.name for p in (tmp_path / "wd" / names[1] / "1").iterdir()) == ["native.txt", "spec.json"]
+    version = tmp_path / "wd" / names[1] / "1"
+    samples = version / json.loads((version / "spec.json").read_text())["samples"]
+    assert samples.resolve() == (tmp_path / "widedeep" / "gate" / "samples.npz").resolve()   # the gate's, beside the graph
+    fitted = tmp_path / "fitted.pt"
+    rspec = {"seed": 1, "seeded_digest": "x", "fitted": str(fitted), "graph_batches": [1, 2, 4]}
+    name = resnet.write_model(tmp_path / "rn", "fp16", rspec, 128, 32, "cpp")
+    assert name == "resnet50_gpu_fp16_chunk32_cpp"
+    text = (tmp_path / "rn" / name / "1" / "native.txt").read_text()
+    assert "chunk_rows 32\njoin_requests 1\ntf32 0\ncudnn_benchmark 1\n" in text
+    assert from_pbtxt((tmp_path / "rn" / name / "config.pbtxt").read_text()).dynamic_batching.preferred_batch_size == [128]
+
+
+def test_the_backends_a_profile_lists_are_checked():
+    from pydantic import ValidationError
+    from repro.families.outbrain.family import ServingParams
+    gpu = {"flavour": "python-gpu", "seed": 1, "configs": [{"precision": "fp16"}], "fp32_matmul": "ieee",
+           "input_samples": 1, "gate_samples": 1, "hardware": {"x": 1.0}}
+    assert ServingParams(**gpu, backends=["python", "cpp"], default_backend="cpp").default_backend == "cpp"
+    with pytest.raises(ValidationError, match="default_backend 'cpp' is not one of backends"):
+        ServingParams(**gpu, default_backend="cpp")
+    with pytest.raises(ValidationError, match="at most once"):
+        ServingParams(**gpu, backends=["cpp", "cpp"], default_backend="cpp")
+    with pytest.raises(ValidationError, match="belong to the python-gpu flavour"):
+        ServingParams(flavour="python-cpu", engine="tensorflow", backends=["python", "cpp"])

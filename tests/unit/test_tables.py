@@ -16,3 +16,21 @@ def test_normalised_cells_ignore_padding_and_dash_width():
     b = "|a|b|\n|:-|-:|\n|x|1|"
     assert normalised_cells(a) == normalised_cells(b)
     assert normalised_cells(a) != normalised_cells(b.replace("-:", "-"))
+
+
+def test_a_table_measured_in_parts_on_two_devices_says_which_row_ran_where(tmp_path):
+    """A time-limited host re-measures some points of a table on another GPU: the parameter table names each
+    device with its points, and the report lists the tables of each device."""
+    from repro.report.measured import label_of
+    from stages.tables import devices_note
+    offline = pd.DataFrame({"batch": [1, 2, 128], "concurrency": [1, 1, 1], "scenario": ["offline"] * 3,
+                            "device": ["GPU A", "GPU A", "GPU B"]})
+    assert label_of(offline, "device") == "GPU A (batch 1, 2); GPU B (batch 128)"
+    online = offline.assign(scenario="online", batch=1, concurrency=[16, 32, 256])
+    assert label_of(online, "device") == "GPU A (concurrency 16, 32); GPU B (concurrency 256)"
+    assert label_of(offline.assign(device="GPU A"), "device") == "GPU A"
+    offline.to_csv(tmp_path / "t1.csv", index=False)
+    offline.assign(device="GPU B").to_csv(tmp_path / "t2.csv", index=False)
+    note = devices_note(tmp_path, {"tables": {"t1": {}, "t2": {}}})
+    assert note.startswith("Measured on more than one device") and "GPU A: t1; GPU B: t1, t2" in note
+    assert devices_note(tmp_path, {"tables": {"t2": {}}}) == ""

@@ -16,7 +16,7 @@ from repro.engines.placement import placement_report
 from repro.errors import UserError
 from repro.families.criteo import dataset
 from repro.families.criteo.presets import NUM_NUMERICAL, PRESETS, get_preset
-from repro.families.base import ImageStep, RepoInputs, Section, TrainParams
+from repro.families.base import BackendChoice, ImageStep, RepoInputs, Section, TrainParams
 from repro.measure.labels import row_labels, runtime_label, versions
 from repro.profiles.catalog import Profile
 from repro.serving.plan import AccuracyCheck, ServedGroup
@@ -61,7 +61,7 @@ class GpuHardware(Section):
     tf32_tflops: float = Field(gt=0)
 
 
-class ServingParams(Section):
+class ServingParams(BackendChoice):
     """``profiles.<profile>.serving.criteo``: the flavour, and the python-gpu flavour's options."""
     flavour: Literal["python-cpu", "python-gpu", "container"]   # container: upstream's NGC-image repositories
     seed: Optional[int] = Field(default=None, gt=0)
@@ -73,8 +73,6 @@ class ServingParams(Section):
     input_samples: Optional[int] = Field(default=None, gt=0)
     gate_samples: Optional[int] = Field(default=None, gt=0)
     carry_weights: list[Literal["dlrm", "dcnv2"]] = []
-    backends: list[Literal["python", "cpp"]] = ["python"]   # cpp: the native C++ backend beside the python one
-    default_backend: Literal["python", "cpp"] = "python"
     hardware: Optional[GpuHardware] = None
     configs: list[GpuConfig] = []
 
@@ -85,8 +83,6 @@ class ServingParams(Section):
         missing = [k for k in needed if getattr(self, k) is None]
         if self.flavour == "python-gpu" and (missing or not self.configs):
             raise ValueError(f"the python-gpu flavour needs {', '.join(missing + ([] if self.configs else ['configs']))}")
-        if self.default_backend not in self.backends:
-            raise ValueError(f"default_backend '{self.default_backend}' is not one of backends {self.backends}")
         if self.flavour == "python-cpu" and (self.configs or any(getattr(self, k) is not None for k in needed)):
             raise ValueError("the python-cpu flavour takes no options besides 'flavour'")
         return self

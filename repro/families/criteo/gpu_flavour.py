@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from repro.families.criteo.dataset import Split
-from repro.families.criteo.gpu_repository import ServeConfig, prepare_native, spec_for, write_repository
+from repro.families.criteo.gpu_repository import ServeConfig, spec_for, write_engine, write_repository
 from repro.families.criteo.presets import get_preset
 from repro.serving.plan import AccuracyCheck, ServedGroup, read_model_stats
 from repro.serving.runtime import TRITON_VERSION
@@ -128,11 +128,8 @@ def gate_configs(model: str, options: dict) -> list[ServeConfig]:
 
 def prepare_group(repo: Path, names: list[str]) -> None:
     """The native models of a repository made ready on this host (backend library, engine.pt)."""
-    from repro.cli import progress
-    for name in names:
-        if name.endswith("_cpp"):
-            progress("native", f"{name}: building the native backend and scripting the engine on this host")
-            prepare_native(repo, name)
+    from repro.native.flavour import prepare_models
+    prepare_models(repo, names, write_engine)
 
 
 # ---- accuracy (stage accuracy, on the GPU host) ----

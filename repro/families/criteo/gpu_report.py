@@ -193,32 +193,20 @@ def time_breakdown(runs: dict[str, pd.DataFrame], stats: dict, model: str = "dlr
 
 def backend_comparison(runs: dict[str, pd.DataFrame], default: str) -> str:
     """Each configuration measured on both backends, side by side; the profile's default and why."""
+    from repro.report.backends import comparison
     pairs: dict[str, dict[str, pd.DataFrame]] = {}
     for name, frame in runs.items():
         cfg = config_of(frame)
         pairs.setdefault(ServeConfig(cfg.model, cfg.preset, cfg.precision, cfg.sparse, cfg.serving, cfg.inputs).name,
                          {})[cfg.backend] = frame
-    lines = []
-    for key, both in sorted(pairs.items()):
-        if {"python", "cpp"} <= set(both):
-            p, n = both["python"].set_index("batch"), both["cpp"].set_index("batch")
-            table = pd.DataFrame({"python infer/s": p[THROUGHPUT], "native infer/s": n[THROUGHPUT],
-                                  "native/python": n[THROUGHPUT] / p[THROUGHPUT], "python p99": p[P99],
-                                  "native p99": n[P99]}).rename_axis("Batch").reset_index()
-            lines.append(f"`{key}`: native is faster at {int((table['native/python'] > 1).sum())} of {len(table)} batch "
-                         "sizes.\n\n" + tabulate(table, headers="keys", tablefmt="pipe", showindex=False,
-                                                    floatfmt=("g", ".4g", ".4g", ".3f", ".0f", ".0f")))
+    both = {key: (b["python"], b["cpp"], "batch") for key, b in sorted(pairs.items()) if {"python", "cpp"} <= set(b)}
     why = {"python": "the python backend stays the default until the native backend's rows have been measured beside "
                      "it on the GPU host and win: it runs the Triton-language kernels and every sparse engine",
            "cpp": "the native backend's rows beat the python backend's on the measured configurations (below): it "
                   "takes the inputs straight from the registered shared-memory region and replays the CUDA graph "
                   "from C++, without the python backend's copies and round trip; placement, the cache and the "
                   "ensemble stay on the python backend, which serves them"}[default]
-    return ("## Python backend vs native C++ backend\n\n"
-            f"The profile serves `{default}` by default (params.yaml: profiles.<profile>.serving.criteo.default_backend): "
-            f"{why}. Both backends run the same engine code (the native one as TorchScript through libtorch, "
-            "repro/engines/scripted.py) and pass the same accuracy gate.\n\n"
-            + ("\n\n".join(lines) or "(no configuration measured on both backends)") + "\n")
+    return comparison("DLRM / DCNv2", both, default, why, "profiles.<profile>.serving.criteo.default_backend")
 
 
 def plots(runs: dict[str, pd.DataFrame], out: Path) -> list[str]:

@@ -8,7 +8,8 @@ model version carries the repro modules it imports, the dense ONNX graph and a s
 With ``backend: cpp`` the same configuration is served by the native C++ backend instead
 (repro/native: ``repro_torch`` runs the engine scripted from the same spec, repro.engines.scripted;
 a transport configuration uses ``repro_transport``): the version holds spec.json and native.txt, and
-the backend library and engine.pt are made on the serving host (``prepare_native``)."""
+the backend library and engine.pt are made on the serving host (``write_engine``, through
+repro.native.flavour.prepare_models)."""
 from __future__ import annotations
 
 import json
@@ -97,18 +98,11 @@ def write_native(repo: Path, cfg: ServeConfig, spec: dict, dense_onnx: Path, max
     return name
 
 
-def prepare_native(repo: Path, name: str) -> None:
-    """On the serving host, before the server starts: the backend library and (repro_torch) engine.pt."""
-    from repro.native import repository as native
-    from repro.serving.model_config import from_pbtxt
-    backend = from_pbtxt((repo / name / "config.pbtxt").read_text()).backend
-
-    def write_engine(version: Path, device: str) -> None:
-        if backend == native.BACKEND:
-            import torch
-            from repro.engines.scripted import write_module
-            write_module(version, torch.device(device))
-    native.prepare(repo / name, write_engine, backend)
+def write_engine(version: Path, device: str) -> None:
+    """On the serving host, before the server starts: repro_torch's engine.pt, scripted from the spec."""
+    import torch
+    from repro.engines.scripted import write_module
+    write_module(version, torch.device(device))
 
 
 def write_repository(repo: Path, cfg: ServeConfig, spec: dict, dense_onnx: Path, max_batch: int,

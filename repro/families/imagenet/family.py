@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from repro import atomic
 from repro.cli import progress
 from repro.errors import UserError
-from repro.families.base import ImageStep, RepoInputs, Section
+from repro.families.base import BackendChoice, ImageStep, RepoInputs, Section
 from repro.families.imagenet import dataset
 from repro.measure.labels import row_labels, versions
 from repro.profiles.catalog import Profile
@@ -55,7 +55,7 @@ class GpuConfig(Section):
     chunk_rows: int = Field(default=0, ge=0)   # a single request of a multiple of this runs in chunks (0: off)
 
 
-class ServingParams(Section):
+class ServingParams(BackendChoice):
     """``profiles.<profile>.serving.imagenet``."""
     flavour: Literal["python-cpu", "python-gpu", "container", "none"]
     engine: Optional[Literal["torchscript", "onnxruntime"]] = None   # python-cpu: chosen by the convert report's timing

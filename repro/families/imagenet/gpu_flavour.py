@@ -6,8 +6,9 @@ convolutions from the seed, checked against the checkpoint's sha256. The images 
 from the same seed (numpy), checked the same way.
 
     triton_repos/<p>/resnet50/fitted.pt            the fitted tensors
-    triton_repos/<p>/resnet50/perf/<served>/       one repository per configuration (one server start each)
-    triton_repos/<p>/resnet50/gate/<precision>/    the accuracy gate's repositories (FP32 and FP16)
+    triton_repos/<p>/resnet50/perf/<served>/       one repository per configuration and backend (one server start
+                                                   each; ``_cpp``: the native C++ backend, repro/native)
+    triton_repos/<p>/resnet50/gate/<precision>/    the accuracy gate's repositories (FP32 and FP16, every backend)
     triton_repos/<p>/resnet50/data.json            seed, preset and sha256 of the images the host draws
 
 The gate on the host: top-1 agreement of the served model with the same weights in PyTorch FP32 eager on
@@ -30,6 +31,7 @@ from repro.families.criteo.gpu_flavour import SERVER_POOLS
 from repro.families.criteo.gpu_repository import CARRIED_MODULES
 from repro.families.imagenet import dataset
 from repro.families.imagenet.repository import io
+from repro.native import flavour
 from repro.serving import model_config as mcfg
 from repro.serving.plan import AccuracyCheck, ServedGroup, read_model_stats
 from repro.serving.runtime import TRITON_VERSION
@@ -53,23 +55,40 @@ def images_digest(split: dataset.Split) -> str:
     return hashlib.sha256(split.images.tobytes() + split.labels.tobytes()).hexdigest()
 
 
-def write_model(repo: Path, precision: str, spec: dict, max_batch: int, chunk_rows: int = 0) -> str:
-    name = served_name(precision, chunk_rows)
+def write_model(repo: Path, precision: str, spec: dict, max_batch: int, chunk_rows: int = 0,
+                backend: str = "python") -> str:
+    """One served model: the python backend's (model.py and the repro modules it imports) or, with backend
+    ``cpp``, the native backend's (settings; its engine.pt is traced on the serving host). Both take dynamic
+    batches and read the same spec.json."""
+    name = flavour.served_name(served_name(precision, chunk_rows), backend)
     version = repo / name / "1"
-    version.mkdir(parents=True)
-    shutil.copy(SCRIPT, version / "model.py")
-    for module in (*CARRIED_MODULES, *IMAGENET_MODULES):
-        (version / "repro" / module).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(paths.ROOT / "repro" / module, version / "repro" / module)
-    # the real repro/families/__init__.py imports the whole family registry (pydantic, profiles): not needed here
-    (version / "repro" / "families" / "__init__.py").write_text('"""Carried: only the imagenet family\'s model."""\n')
+    device = spec.get("device", "cuda")
+    inputs, outputs = io()
+    if backend == flavour.NATIVE:
+        from repro.native import repository as native
+        native.write_model(repo / name, name, inputs, outputs[0], device, max_batch, spec["graph_batches"], chunk_rows,
+                           dynamic_batching=True, tf32=False, cudnn_benchmark=True)
+    else:
+        version.mkdir(parents=True)
+        shutil.copy(SCRIPT, version / "model.py")
+        for module in (*CARRIED_MODULES, *IMAGENET_MODULES):
+            (version / "repro" / module).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(paths.ROOT / "repro" / module, version / "repro" / module)
+        # the real repro/families/__init__.py imports the whole family registry (pydantic, profiles): not needed here
+        (version / "repro" / "families" / "__init__.py").write_text('"""Carried: only the imagenet family\'s model."""\n')
+        config = mcfg.python_model(name, max_batch, inputs, outputs, 1, "KIND_GPU" if device == "cuda" else "KIND_CPU",
+                                   {"FORCE_CPU_ONLY_INPUT_TENSORS": "yes"})
+        mcfg.add_dynamic_batching(config, [max_batch])
+        (repo / name / "config.pbtxt").write_text(mcfg.to_pbtxt(config))
     (version / "spec.json").write_text(json.dumps({**spec, "precision": precision, "chunk_rows": chunk_rows,
                                                    "fitted": os.path.relpath(spec["fitted"], version)}, indent=2) + "\n")
-    inputs, outputs = io()
-    config = mcfg.python_model(name, max_batch, inputs, outputs, 1, "KIND_GPU", {"FORCE_CPU_ONLY_INPUT_TENSORS": "yes"})
-    mcfg.add_dynamic_batching(config, [max_batch])
-    (repo / name / "config.pbtxt").write_text(mcfg.to_pbtxt(config))
     return name
+
+
+def write_engine(version: Path, device: str) -> None:
+    """On the serving host: the native backend's engine.pt, traced from the python flavour's network."""
+    from repro.families.imagenet.native import write_engine as write
+    write(version, device)
 
 
 def write_repositories(inputs: RepoInputs, params: dict, options: dict, perf: dict, out: Path) -> dict:
@@ -85,11 +104,13 @@ def write_repositories(inputs: RepoInputs, params: dict, options: dict, perf: di
                                                 "valid_digest": images_digest(valid)}, indent=2) + "\n")
     spec = {"seed": params["seed"], "seeded_digest": seeded_digest(state), "fitted": str(root / "fitted.pt"),
             "graph_batches": graph_batches(perf["max_batch_size"])}
-    written = [write_model(root / "perf" / served_name(c["precision"], c["chunk_rows"]), c["precision"], spec,
-                           perf["max_batch_size"], c["chunk_rows"]) for c in options["configs"]]
+    written = [write_model(root / "perf" / flavour.served_name(served_name(c["precision"], c["chunk_rows"]), b),
+                           c["precision"], spec, perf["max_batch_size"], c["chunk_rows"], b)
+               for c in options["configs"] for b in flavour.backends(options)]
     chunk = gate_chunk_rows(options)
     for precision in ("fp32", "fp16"):   # the measured path: full batches, chunked like the first configuration
-        write_model(root / "gate" / precision, precision, spec, perf["max_batch_size"], chunk)
+        for b in flavour.backends(options):
+            write_model(root / "gate" / precision, precision, spec, perf["max_batch_size"], chunk, b)
     return {"local": written, "gate_samples": options["gate_samples"],
             "weights": "seed + fitted tensors (convolutions drawn on the host, checked by sha256)"}
 
@@ -141,16 +162,20 @@ def accuracy_checks(repos: Path, cfg: dict, options: dict, batch: int) -> list[A
         return top1_agreement(framework, infer(url, served, valid.images, batch), valid.labels)
 
     samples = len(host_images(root).rows(0, options["gate_samples"]))
-    return [AccuracyCheck(root / "gate" / precision, score, 1.0, round(1.0 - cfg["min_top1_agreement"][precision], 6),
-                          samples, {served_name(precision, gate_chunk_rows(options)): True}, "top-1 agreement",
-                          f"top-1 agreement with the same weights in PyTorch FP32 eager on the GPU (TF32 off), requests of "
-                          f"{batch} images; gate: at "
-                          f"least {cfg['min_top1_agreement'][precision]:.1%} in {precision.upper()}; {WEIGHTS}",
-                          SERVER_POOLS, 600)
-            for precision in ("fp32", "fp16")]
+    checks = []
+    for precision in ("fp32", "fp16"):
+        repo = root / "gate" / precision
+        names = [flavour.served_name(served_name(precision, gate_chunk_rows(options)), b) for b in flavour.backends(options)]
+        checks.append(AccuracyCheck(
+            repo, score, 1.0, round(1.0 - cfg["min_top1_agreement"][precision], 6), samples, {n: True for n in names},
+            "top-1 agreement", f"top-1 agreement with the same weights in PyTorch FP32 eager on the GPU (TF32 off), "
+            f"requests of {batch} images; gate: at least {cfg['min_top1_agreement'][precision]:.1%} in "
+            f"{precision.upper()}; served by {flavour.described(options)}; {WEIGHTS}", SERVER_POOLS, 600,
+            prepare=lambda repo=repo, names=names: flavour.prepare_models(repo, names, write_engine)))
+    return checks
 
 
-def labels(precision: str, chunk_rows: int, device: str, runtime: str) -> dict[str, str]:
+def labels(precision: str, chunk_rows: int, device: str, runtime: str, backend: str = "python") -> dict[str, str]:
     import torch
     import torchvision
     chunk = f"; a single request of a multiple of {chunk_rows} images in chunks of {chunk_rows} (host copy overlaps GPU work)" \
@@ -158,9 +183,15 @@ def labels(precision: str, chunk_rows: int, device: str, runtime: str) -> dict[s
     engine = (f"PyTorch {torch.__version__} CUDA {torch.version.cuda}, not TensorRT: torchvision {torchvision.__version__} "
               f"resnet50, channels-last, cuDNN, one CUDA graph per batch size 1-128 (dynamic batches padded to the next)"
               f"{chunk}; no torch.compile; seeded weights (fitted head)")
+    if backend == flavour.NATIVE:
+        engine = (f"libtorch {torch.__version__} CUDA {torch.version.cuda}, not TensorRT: native C++ backend (repro_torch); "
+                  f"TorchScript traced from the same torchvision {torchvision.__version__} resnet50, channels-last, cuDNN, "
+                  "one CUDA graph per batch size 1-128 (requests the dynamic batcher joins run as one batch, padded to the "
+                  f"next graph){chunk.replace('host copy', 'copy')}; inputs copied from the client's registered "
+                  "shared-memory region; no torch.compile; seeded weights (fitted head)")
     return {"engine": engine, "precision": precision.upper(), "device": device, "runtime": runtime,
             "versions": f"torch {torch.__version__}; torchvision {torchvision.__version__}; Triton server {TRITON_VERSION}",
-            "serving": "whole", "inputs": INPUTS_LABEL, "dtype": precision, "shared_memory": "system"}
+            "serving": "whole", "inputs": INPUTS_LABEL, "dtype": precision, "shared_memory": "system", "backend": backend}
 
 
 def perf_groups(repos: Path, options: dict, runtime: str) -> list[ServedGroup]:
@@ -175,8 +206,11 @@ def perf_groups(repos: Path, options: dict, runtime: str) -> list[ServedGroup]:
 
     groups = []
     for c in options["configs"]:
-        name = served_name(c["precision"], c["chunk_rows"])
-        groups.append(ServedGroup(name, root / "perf" / name, {name: labels(c["precision"], c["chunk_rows"], device, runtime)},
-                                  write_inputs, "system", SERVER_POOLS, 600,
-                                  lambda repo=root / "perf" / name: read_model_stats(repo)))
+        for backend in flavour.backends(options):
+            name = flavour.served_name(served_name(c["precision"], c["chunk_rows"]), backend)
+            repo = root / "perf" / name
+            groups.append(ServedGroup(name, repo, {name: labels(c["precision"], c["chunk_rows"], device, runtime, backend)},
+                                      write_inputs, "system", SERVER_POOLS, 600,
+                                      lambda repo=repo: read_model_stats(repo),
+                                      lambda repo=repo, name=name: flavour.prepare_models(repo, [name], write_engine)))
     return groups

@@ -161,3 +161,24 @@ def logits(model: torch.nn.Module, images: np.ndarray, batch: int = 32) -> np.nd
     split = Split(images, np.zeros(len(images), np.int64))
     with torch.no_grad():
         return np.concatenate([model(x).numpy() for x in batches(split, batch)])
+
+
+class Served(torch.nn.Module):
+    """What both GPU-host backends serve (the python backend's model and the native one's TorchScript): FP32
+    NCHW normalised images in, FP32 logits out; the network runs in its own dtype, channels-last."""
+
+    def __init__(self, net: torch.nn.Module, dtype: torch.dtype):
+        super().__init__()
+        self.net, self.dtype = net, dtype
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images.to(self.dtype).contiguous(memory_format=torch.channels_last)).float()
+
+
+def served_model(spec: dict, root: Path, device: str) -> Served:
+    """The served network of a repository version's spec.json: convolutions from the seed (checked by sha256),
+    the fitted tensors from ``spec["fitted"]``, in ``spec["precision"]`` on ``device``, eval mode."""
+    dtype = {"fp16": torch.float16, "fp32": torch.float32}[spec["precision"]]
+    fitted = torch.load(root / spec["fitted"], map_location="cpu", weights_only=True)
+    net = from_seed(spec["seed"], fitted, spec["seeded_digest"]).to(device, dtype).to(memory_format=torch.channels_last)
+    return Served(net, dtype).eval()

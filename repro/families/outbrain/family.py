@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from repro import atomic
 from repro.cli import progress
 from repro.errors import UserError
-from repro.families.base import ImageStep, RepoInputs, Section, TrainParams
+from repro.families.base import BackendChoice, ImageStep, RepoInputs, Section, TrainParams
 from repro.families.outbrain import dataset
 from repro.families.outbrain.features import MAP_AT, PRESETS
 from repro.measure.labels import row_labels, versions
@@ -42,7 +42,7 @@ class GpuConfig(Section):
     inputs: Literal["none", "system"] = "none"   # none: in the gRPC request | system: client system shared memory
 
 
-class ServingParams(Section):
+class ServingParams(BackendChoice):
     """``profiles.<profile>.serving.outbrain``."""
     flavour: Literal["python-cpu", "python-gpu", "container", "none"]   # none: not served on this profile
     engine: Optional[Literal["onnxruntime", "tensorflow"]] = None   # python-cpu: the whole model's engine

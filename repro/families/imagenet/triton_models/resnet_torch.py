@@ -5,6 +5,9 @@ batch the dynamic batcher forms runs in the smallest captured graph that holds i
 in chunks: the host copy of one chunk overlaps the GPU work of the one before. Engine: PyTorch, not
 TensorRT, and no torch.compile.
 
+The network (repro.families.imagenet.model.served_model) is the one the native backend runs as TorchScript
+too; spec "device": cpu runs it eagerly on CPU tensors, for the tests.
+
 Weights: the convolutions are drawn from the seed by the host's torchvision (their sha256 must equal the
 checkpoint's, or loading fails), the fitted BatchNorm statistics and classifier come from ``fitted.pt``.
 The repro modules travel with the model (copied into its version directory)."""
@@ -31,15 +34,13 @@ class TritonPythonModel:
         torch.backends.cudnn.benchmark = True
         torch.backends.cudnn.allow_tf32 = False          # FP32 means FP32 (the gate's strict reference)
         torch.backends.cuda.matmul.allow_tf32 = False
-        dtype = {"fp16": torch.float16, "fp32": torch.float32}[spec["precision"]]
-        from repro.families.imagenet.model import from_seed
-        fitted = torch.load(root / spec["fitted"], map_location="cpu", weights_only=True)
-        model = from_seed(spec["seed"], fitted, spec["seeded_digest"]).to("cuda", dtype).to(memory_format=torch.channels_last)
+        from repro.families.imagenet.model import served_model
+        device = torch.device(spec.get("device", "cuda"))
+        model = served_model(spec, root, device.type)
 
         def forward(**feeds):
-            x = feeds[INPUT].to(dtype).contiguous(memory_format=torch.channels_last)
-            return model(x).float()
-        self.step = ts.GraphedStep(forward, {INPUT: ((3, 224, 224), torch.float32)}, torch.device("cuda"),
+            return model(feeds[INPUT])
+        self.step = ts.GraphedStep(forward, {INPUT: ((3, 224, 224), torch.float32)}, device,
                                    chunk_rows=spec["chunk_rows"])
         self.batches = sorted(spec["graph_batches"])
         for batch in self.batches:
@@ -55,14 +56,14 @@ class TritonPythonModel:
             return out
         at = bisect.bisect_left(self.batches, n)
         if at == len(self.batches):          # larger than every graph: eager, unpadded
-            return self.step.fn(**{INPUT: torch.cat(parts).to("cuda")}).cpu()
+            return self.step.fn(**{INPUT: torch.cat(parts).to(self.step.device)}).cpu()
         slot = self.step.slot(self.batches[at])
         start = 0
         for part in parts:                   # each request's images straight into the pinned slot
             slot.host[INPUT][start:start + part.shape[0]].copy_(part)
             start += part.shape[0]
         self.times.mark("host copy")
-        slot.dev[INPUT].copy_(slot.host[INPUT], non_blocking=True)
+        slot.dev[INPUT].copy_(slot.host[INPUT], non_blocking=True)   # (a plain copy on the tests' CPU engine)
         if slot.batch != n:
             self.padded[n] = slot.batch
         out = self.step.run(slot)[:n]        # replay, copy back, synchronise

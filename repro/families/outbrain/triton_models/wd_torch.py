@@ -1,6 +1,6 @@
 """The whole Wide & Deep model in one python-backend model on the GPU (h100 profile): the converted ONNX
-graph executed op by op by PyTorch (repro.engines.onnx_engine, Linear chains fused), replayed from CUDA
-graphs. Graphs are captured at load time for the batch sizes spec.json lists; a batch the dynamic batcher
+graph executed op by op by PyTorch (repro.families.outbrain.gpu_engine: the engine the native backend runs
+too), replayed from CUDA graphs (spec "device": cpu runs it eagerly on CPU tensors, for the tests). Graphs are captured at load time for the batch sizes spec.json lists; a batch the dynamic batcher
 forms runs in the smallest captured graph that holds it, its rows padded (padding rows are never
 returned). Host inputs reach the GPU through pinned staging buffers. Engine: PyTorch, not TensorRT.
 The repro modules travel with the model (copied into its version directory)."""
@@ -22,21 +22,15 @@ class TritonPythonModel:
         root = Path(args["model_repository"]) / args["model_version"]
         sys.path.insert(0, str(root))
         from repro.engines import torch_serving as ts
-        from repro.engines.onnx_engine import Engine, TorchBackend, load_graph, optimize
+        from repro.families.outbrain.gpu_engine import build_forward
         self.ts, self.root = ts, root
         spec = json.loads((root / "spec.json").read_text())
-        torch.backends.cuda.matmul.allow_tf32 = spec["fp32_matmul"] == "tf32"
-        dtype = {"fp16": torch.float16, "fp32": torch.float32}[spec["precision"]]
-        graph = optimize(load_graph(root / spec["graph"], seed=spec["seed"]))
-        engine = Engine(graph, TorchBackend({"fp16": "float16", "fp32": "float32"}[spec["precision"]], "cuda"))
+        device = torch.device(spec.get("device", "cuda"))
+        forward = build_forward(spec, root, device.type)
         self.names = list(spec["inputs"])
         host = {name: ((width,), torch.float32 if kind == "FP32" else torch.int32)
                 for name, (kind, width) in spec["inputs"].items()}
-
-        def forward(**feeds):
-            feeds = {k: v.to(dtype) if v.is_floating_point() else v for k, v in feeds.items()}
-            return engine(**feeds)[0].float()
-        self.step = ts.GraphedStep(forward, host, torch.device("cuda"))
+        self.step = ts.GraphedStep(forward, host, device)
         self.batches = sorted(spec["graph_batches"])
         for batch in self.batches:
             self.step.prepare(batch)
@@ -46,7 +40,7 @@ class TritonPythonModel:
         """``feeds``: per input, the requests' host tensors (``n`` rows in all)."""
         at = bisect.bisect_left(self.batches, n)
         if at == len(self.batches):          # larger than every graph: eager, unpadded
-            return self.step.fn(**{k: torch.cat(v).to("cuda") for k, v in feeds.items()}).cpu()
+            return self.step.fn(**{k: torch.cat(v).to(self.step.device) for k, v in feeds.items()}).cpu()
         slot_batch = self.batches[at]
         slot = self.step.slot(slot_batch)
         for name, parts in feeds.items():        # each request's rows straight into the pinned slot
@@ -54,14 +48,22 @@ class TritonPythonModel:
             for part in parts:
                 slot.host[name][start:start + part.shape[0]].copy_(part)
                 start += part.shape[0]
+            if start < slot_batch:
+                slot.host[name][start:].zero_()   # padding rows: valid ids (the staging memory is uninitialised)
         self.times.mark("host copy")
+        if slot_batch != n:
+            self.padded[n] = slot_batch
+        if self.step.device.type != "cuda":      # the tests' CPU engine: no events, no graphs
+            for name in feeds:
+                slot.dev[name].copy_(slot.host[name])
+            out = self.step.run(slot)[:n]
+            self.times.mark("cpu")
+            return out
         events = [torch.cuda.Event(enable_timing=True) for _ in range(3)]
         events[0].record()
         for name in feeds:
             slot.dev[name].copy_(slot.host[name], non_blocking=True)
         events[1].record()
-        if slot_batch != n:
-            self.padded[n] = slot_batch
         out = self.step.run(slot)[:n]             # replay, copy back, synchronise
         events[2].record()
         events[2].synchronize()
