@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 from tabulate import tabulate
 
-from repro.measure.metrics import P99, THROUGHPUT
+from repro.measure.metrics import P99, THROUGHPUT, canonical
+from repro.native.flavour import NATIVE, served_name
 
 NATIVE_PHASES = {"copy in (ms)": "copy_in_us", "graph + copy out (ms)": "graph_and_copy_out_us",
                  "chunked pipeline (ms)": "chunked_us", "eager (ms)": "eager_us", "execute (ms)": "execute_us"}
@@ -37,7 +38,8 @@ def comparison(title: str, pairs: dict[str, tuple[pd.DataFrame, pd.DataFrame, st
                                 floatfmt=("g", ".4g", ".4g", ".3f", ".0f", ".0f")))
     return (f"#### {title}: python backend vs native C++ backend\n\n"
             f"The profile serves `{default}` by default (params.yaml: {params_key}): {why}. Both backends run the same "
-            "engine code (the native one as TorchScript through libtorch) and pass the same accuracy gate. A ratio "
+            "engine code (the native one as TorchScript through libtorch) and are scored by the same accuracy gate (the "
+            "accuracy section says which passed on this host). A ratio "
             "from rows that are not both stable is a lead, not a measurement.\n\n"
             + ("\n\n".join(lines) or "(no configuration measured on both backends yet)") + "\n")
 
@@ -81,8 +83,6 @@ def native_clocks(stats: dict, names: list[str], shown: int = 4) -> str:
 def family_section(title: str, perf, stems: list[str], stats: dict, default: str, why: str, params_key: str) -> str:
     """A GPU family's section: each configuration (``stems``: its python-backend served names) whose offline and
     online tables exist on both backends in ``perf``, side by side, and the native models' own clocks."""
-    from repro.measure.metrics import canonical
-    from repro.native.flavour import NATIVE, served_name
     pairs = {}
     for stem in stems:
         for suffix, axis in (("", "batch"), ("_online", "concurrency")):

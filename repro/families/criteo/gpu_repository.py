@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from repro.families.carried import ENGINE_MODULES, write_python_version
+from repro.native.flavour import served_name
 from repro.serving import model_config as mcfg
-from repro import paths
 from repro.families.criteo.presets import get_preset
 
-# What the python-backend models import, relative to repro/ (the engines package and its parents).
-CARRIED_MODULES = ("__init__.py", "engines/__init__.py", "engines/placement.py", "engines/gpu_kernels.py",
-                   "engines/gpu_tables.py", "engines/onnx_engine.py", "engines/torch_serving.py")
+CARRIED_MODULES = ENGINE_MODULES   # what the python-backend models import (repro/families/carried.py)
 TRITON_MODELS = Path(__file__).parent / "triton_models"
 LOOKUP_DTYPE = {"fp16": "FP16", "fp32": "FP32"}
 
@@ -43,8 +41,8 @@ class ServeConfig:
     @property
     def name(self) -> str:
         suffix = "" if self.inputs == "system" else f"_{self.inputs}shm"
-        suffix += "" if self.backend == "python" else f"_{self.backend}"
-        return f"{self.model}_{self.preset}_{self.precision}_{self.sparse}_{self.serving}{suffix}".lower()
+        return served_name(f"{self.model}_{self.preset}_{self.precision}_{self.sparse}_{self.serving}{suffix}".lower(),
+                           self.backend)
 
 
 def spec_for(cfg: ServeConfig, seed: int, batch_sizes: list[int], memory_threshold_gb: float, gpucacheper: float,
@@ -64,10 +62,7 @@ def write_version(version: Path, script: str | None, dense_onnx: Path, spec: dic
     spec.json names them relative to the version directory."""
     version.mkdir(parents=True, exist_ok=script is None)
     if script is not None:
-        shutil.copy(TRITON_MODELS / script, version / "model.py")
-        for module in CARRIED_MODULES:
-            (version / "repro" / module).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(paths.ROOT / "repro" / module, version / "repro" / module)
+        write_python_version(version, TRITON_MODELS / script, CARRIED_MODULES)
     spec = {**spec, "dense": os.path.relpath(dense_onnx, version),
             "tables": os.path.relpath(tables_npz, version) if tables_npz is not None else None}
     (version / "spec.json").write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")

@@ -19,16 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from repro import paths
 from repro.families.base import RepoInputs
 from repro.families.criteo.gpu_flavour import SERVER_POOLS
-from repro.families.criteo.gpu_repository import CARRIED_MODULES
+from repro.families.carried import ENGINE_MODULES, write_python_version
 from repro.families.imagenet import dataset
 from repro.families.imagenet.repository import io
 from repro.native import flavour
@@ -61,21 +59,16 @@ def write_model(repo: Path, precision: str, spec: dict, max_batch: int, chunk_ro
     ``cpp``, the native backend's (settings; its engine.pt is traced on the serving host). Both take dynamic
     batches and read the same spec.json."""
     name = flavour.served_name(served_name(precision, chunk_rows), backend)
-    version = repo / name / "1"
     device = spec.get("device", "cuda")
     inputs, outputs = io()
     if backend == flavour.NATIVE:
         from repro.native import repository as native
-        native.write_model(repo / name, name, inputs, outputs[0], device, max_batch, spec["graph_batches"], chunk_rows,
-                           dynamic_batching=True, tf32=False, cudnn_benchmark=True)
+        version = native.write_model(repo / name, name, inputs, outputs[0], device, max_batch, spec["graph_batches"],
+                                     chunk_rows, dynamic_batching=True, tf32=False, cudnn_benchmark=True)
     else:
+        version = repo / name / "1"
         version.mkdir(parents=True)
-        shutil.copy(SCRIPT, version / "model.py")
-        for module in (*CARRIED_MODULES, *IMAGENET_MODULES):
-            (version / "repro" / module).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(paths.ROOT / "repro" / module, version / "repro" / module)
-        # the real repro/families/__init__.py imports the whole family registry (pydantic, profiles): not needed here
-        (version / "repro" / "families" / "__init__.py").write_text('"""Carried: only the imagenet family\'s model."""\n')
+        write_python_version(version, SCRIPT, (*ENGINE_MODULES, *IMAGENET_MODULES), "Carried: only the imagenet family's model.")
         config = mcfg.python_model(name, max_batch, inputs, outputs, 1, "KIND_GPU" if device == "cuda" else "KIND_CPU",
                                    {"FORCE_CPU_ONLY_INPUT_TENSORS": "yes"})
         mcfg.add_dynamic_batching(config, [max_batch])

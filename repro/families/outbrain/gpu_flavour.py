@@ -22,18 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from repro import paths
 from repro.families.outbrain import dataset
 from repro.families.outbrain.features import INPUTS, MAP_AT, OUTPUT, input_dtype, input_width
+from repro.families.carried import ENGINE_MODULES, write_python_version
 from repro.native import flavour
 from repro.serving import model_config as mcfg
 from repro.serving.model_config import Tensor
 from repro.serving.plan import AccuracyCheck, ServedGroup, read_model_stats
 from repro.serving.runtime import TRITON_VERSION
 
-CARRIED_MODULES = ("__init__.py", "engines/__init__.py", "engines/placement.py", "engines/gpu_kernels.py",
-                   "engines/gpu_tables.py", "engines/onnx_engine.py", "engines/torch_serving.py",
-                   "families/outbrain/__init__.py", "families/outbrain/gpu_engine.py")
+CARRIED_MODULES = (*ENGINE_MODULES, "families/outbrain/__init__.py", "families/outbrain/gpu_engine.py")
 SCRIPT = Path(__file__).parent / "triton_models" / "wd_torch.py"
 SERVER_POOLS = ("--pinned-memory-pool-byte-size=4000000000", "--cuda-memory-pool-byte-size=0:2000000000")
 INPUTS_LABEL = {"none": "gRPC payload (no shared memory; full windows and intervals)",
@@ -94,12 +92,7 @@ def write_model(repo: Path, precision: str, graph: Path, spec: dict, max_batch: 
         return name
     version = repo / name / "1"
     version.mkdir(parents=True)
-    shutil.copy(SCRIPT, version / "model.py")
-    for module in CARRIED_MODULES:
-        (version / "repro" / module).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(paths.ROOT / "repro" / module, version / "repro" / module)
-    # the real repro/families/__init__.py imports the whole family registry (pydantic, profiles): not needed here
-    (version / "repro" / "families" / "__init__.py").write_text('"""Carried: only the outbrain family\'s GPU engine."""\n')
+    write_python_version(version, SCRIPT, CARRIED_MODULES, "Carried: only the outbrain family's GPU engine.")
     write_spec(version, spec, precision, graph, samples)
     config = mcfg.python_model(name, max_batch, tensors, [output], 1,
                                "KIND_GPU" if spec.get("device", "cuda") == "cuda" else "KIND_CPU",
