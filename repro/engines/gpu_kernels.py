@@ -28,8 +28,9 @@ GATHER_BLOCK = 64
 
 def use_kernels(*tensors: torch.Tensor) -> bool:
     """Kernels run on CUDA tensors, or on CPU ones under Triton's interpreter; never while TorchScript
-    traces the engine (a kernel launch is invisible to the tracer: the traced engine uses the references)."""
-    if triton is None or torch.jit.is_tracing():
+    traces the engine (a kernel launch is invisible to the tracer: the traced engine uses the references), nor
+    while torch.export traces it for AOTInductor (which generates its own kernels from the references)."""
+    if triton is None or torch.jit.is_tracing() or torch.compiler.is_compiling():
         return False
     return all(t.is_cuda for t in tensors) or os.environ.get("TRITON_INTERPRET") == "1"
 

@@ -11,6 +11,12 @@
 
 ``write_module`` checks the module as the backend loads it against the eager engine at batch sizes other
 than the one it was traced with (repro.native.modules), and refuses to write a module that disagrees.
+
+With ``native_engine: aoti`` (spec.json) the forward is also compiled, by the host's PyTorch, into an
+AOTInductor package (``engine.pt2``, repro.native.modules.export_package): the same engine code exported with
+a dynamic batch, Inductor's kernels generated from it. The table is not compiled in: the package takes it as
+its last input, and the backend passes the TorchScript module's table, filled by ``prepare()`` (native.txt:
+``package engine.pt2``, ``state table``). The package is checked like the module, and written only if it agrees.
 """
 from __future__ import annotations
 
@@ -70,6 +76,20 @@ class FusedEngine(torch.nn.Module):
         return self.dense(numerical, lookups.view(categorical.shape[0], categorical.shape[1], self.dim))
 
 
+class StatelessEngine(torch.nn.Module):
+    """``FusedEngine.forward`` with the table and its row offsets as inputs (what the package compiles):
+    categorical [B, T] int32, numerical [B, 13] float32, table [rows, dim], offsets [T] int32 -> [B, 1] float32."""
+
+    def __init__(self, dense: torch.nn.Module):
+        super().__init__()
+        self.dense = dense
+
+    def forward(self, categorical: torch.Tensor, numerical: torch.Tensor, table: torch.Tensor,
+                offsets: torch.Tensor) -> torch.Tensor:
+        lookups = table.index_select(0, (categorical + offsets).reshape(-1))
+        return self.dense(numerical, lookups.view(categorical.shape[0], categorical.shape[1], table.shape[1]))
+
+
 def example_inputs(cardinalities: list[int], batch: int, device: torch.device, seed: int = 0):
     gen = torch.Generator().manual_seed(seed + batch)
     ids = torch.stack([torch.randint(0, c, (batch,), generator=gen) for c in cardinalities], dim=1)
@@ -114,17 +134,48 @@ def check_module(module: torch.jit.ScriptModule, spec: ts.ModelSpec, root: Path,
     """Largest difference between the module and the eager engine; raises when they disagree."""
     reference = eager_forward(spec, root, device, module.table)
     worst = modules.largest_difference(module, reference, examples_of(spec, device), batches)
-    # The eager engine runs the Triton-language kernels on CUDA, the module their references: sums in another order.
-    tolerance = 1e-2 if spec.precision == "fp16" else 2e-3 if spec.fp32_matmul == "tf32" else 1e-4
-    return modules.check_difference(worst, tolerance)
+    return modules.check_difference(worst, tolerance_of(spec))
 
 
 def examples_of(spec: ts.ModelSpec, device: torch.device) -> modules.Examples:
     return lambda batch, seed: example_inputs(list(spec.cardinalities), batch, device, seed=seed)
 
 
+PACKAGE = "engine.pt2"
+STATE = ("table", "offsets")   # the package's trailing inputs: the TorchScript module's attributes of these names
+
+
+def write_package(spec: ts.ModelSpec, version: Path, device: torch.device, module: torch.jit.ScriptModule) -> float:
+    """The forward compiled into ``version/engine.pt2``, checked against the eager engine over ``module``'s
+    prepared table (as the backend passes it); returns the largest difference."""
+    engine = StatelessEngine(_Dense(ts.dense_engine(spec, version, device))).eval()
+    batch, rows = torch.export.Dim("batch", min=1), torch.export.Dim("rows", min=2)
+    ids, numerical = example_inputs(list(spec.cardinalities), TRACE_BATCH, device)
+    state = tuple(getattr(module, name) for name in STATE)
+    modules.export_package(engine, (ids, numerical, *state), ({0: batch}, {0: batch}, {0: rows}, None),
+                           version / PACKAGE)
+    package = modules.load_package(version / PACKAGE)
+    compiled = lambda ids, numerical: package(ids, numerical, *state)
+    reference = eager_forward(spec, version, device, module.table)
+    worst = modules.largest_difference(compiled, reference, examples_of(spec, device), CHECK_BATCHES)
+    try:
+        modules.check_difference(worst, tolerance_of(spec))
+        if device.type == "cuda":
+            modules.check_capture(compiled, examples_of(spec, device), 64)
+    except RuntimeError:
+        (version / PACKAGE).unlink()
+        raise
+    return worst
+
+
+def tolerance_of(spec: ts.ModelSpec) -> float:
+    # The eager engine runs the Triton-language kernels on CUDA, the module their references: sums in another order.
+    return 1e-2 if spec.precision == "fp16" else 2e-3 if spec.fp32_matmul == "tf32" else 1e-4
+
+
 def write_module(version: Path, device: torch.device, out_name: str = "engine.pt") -> float:
-    """Script ``version``'s engine, check it, and write ``version/out_name``; returns the largest difference."""
+    """Script ``version``'s engine, check it, and write ``version/out_name`` (and, with ``native_engine: aoti``,
+    the compiled package beside it); returns the largest difference."""
     spec = ts.ModelSpec.read(version / "spec.json")
     checked = spec if spec.tables else replace(spec, cardinalities=tuple(min(c, CHECK_ROWS) for c in spec.cardinalities))
     module = modules.roundtrip(build_module(checked, version, device), version, out_name)   # seeded tables: checked
@@ -132,5 +183,7 @@ def write_module(version: Path, device: torch.device, out_name: str = "engine.pt
     worst = check_module(module, checked, version, device)
     if device.type == "cuda":
         modules.check_capture(module, examples_of(checked, device), 64)
+    if spec.native_engine == "aoti":   # compiled for any table size: checked on the cut rows, served on all
+        worst = max(worst, write_package(checked, version, device, module))
     modules.save(build_module(spec, version, device), version / out_name)   # unprepared: seeded rows made at load
     return worst

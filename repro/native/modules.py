@@ -5,6 +5,12 @@ replayed from a CUDA graph as the backend runs it. The file is written whole, th
 
 A family gives ``examples(batch, seed)``: inputs in the order the module's ``forward`` takes them (the order of
 the model's ``input`` lines in native.txt), drawn afresh for each seed.
+
+Compiled engines (``export_package``): the same engine code exported (torch.export, the batch dimension
+dynamic) and compiled by the host's PyTorch into an AOTInductor package (``.pt2``: Inductor's generated kernels,
+C++ on the CPU, Triton-language on CUDA) that libtorch runs through its package loader. Large state (a family's
+tables) is not compiled in: the package takes it as trailing inputs, which the backend takes from the
+TorchScript module's attributes after its ``prepare()`` (native.txt: ``state <name> ...``).
 """
 from __future__ import annotations
 
@@ -116,3 +122,24 @@ def write_checked(module: torch.jit.ScriptModule, version: Path, reference: Call
         check_capture(loaded, examples, capture_batch)
     save(module, version / out_name)
     return worst
+
+
+def export_package(module: torch.nn.Module, inputs: tuple, dynamic: tuple, path: Path) -> Path:
+    """``module`` exported on ``inputs`` (``dynamic``: per input, ``{dim: torch.export.Dim}`` or None) and compiled
+    into the AOTInductor package ``path`` (written whole, then renamed). Compiling takes tens of seconds."""
+    import torch._inductor
+    staging = path.with_name(f".{path.stem}.partial.pt2")
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        exported = torch.export.export(module, inputs, dynamic_shapes=dynamic)
+        torch._inductor.aoti_compile_and_package(exported, package_path=str(staging))
+    staging.replace(path)
+    return path
+
+
+def load_package(path: Path):
+    """The package as the backend runs it (libtorch's AOTIModelPackageLoader, through its Python binding)."""
+    import torch._inductor
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch._inductor.aoti_load_package(str(path))

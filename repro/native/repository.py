@@ -25,13 +25,16 @@ DTYPES = {"INT32": "int32", "FP32": "float32", "FP16": "float16"}
 
 def settings_text(inputs: list[Tensor], output: Tensor, device: str, graph_batches: list[int] = (),
                   chunk_rows: int = 0, join_requests: bool = False, tf32: bool | None = None,
-                  cudnn_benchmark: bool = False) -> str:
-    """native.txt (torch_backend.cc's settings); ``tf32`` None keeps libtorch's defaults."""
+                  cudnn_benchmark: bool = False, package: str | None = None, state: tuple[str, ...] = ()) -> str:
+    """native.txt (torch_backend.cc's settings); ``tf32`` None keeps libtorch's defaults. With ``package`` the
+    backend runs that AOTInductor package instead of the module's forward, passing the module's ``state``
+    attributes (read after its ``prepare()``) after the inputs."""
     for t in (*inputs, output):
         if t.dtype not in DTYPES:
             raise ValueError(f"the native backend takes {', '.join(DTYPES)} tensors, not {t.dtype} ({t.name})")
     lines = ["# repro_torch settings (repro/native/torch_backend.cc); written with the repository",
-             f"module {MODULE}", f"device {device}",
+             f"module {MODULE}", *([f"package {package}", f"state {' '.join(state)}".rstrip()] if package else []),
+             f"device {device}",
              *(f"input {t.name} {DTYPES[t.dtype]} {' '.join(map(str, t.dims))}" for t in inputs),
              f"output {output.name} {DTYPES[output.dtype]} {' '.join(map(str, output.dims))}",
              f"graph_batches {' '.join(map(str, sorted(set(graph_batches))))}".rstrip(),
@@ -43,14 +46,15 @@ def settings_text(inputs: list[Tensor], output: Tensor, device: str, graph_batch
 
 def write_model(model_dir: Path, name: str, inputs: list[Tensor], output: Tensor, device: str, max_batch: int,
                 graph_batches: list[int] = (), chunk_rows: int = 0, dynamic_batching: bool = False,
-                tf32: bool | None = None, cudnn_benchmark: bool = False) -> Path:
+                tf32: bool | None = None, cudnn_benchmark: bool = False, package: str | None = None,
+                state: tuple[str, ...] = ()) -> Path:
     """config.pbtxt and version 1's native.txt; returns the version directory (the family adds its files).
     With ``dynamic_batching`` the server joins concurrent requests (preferred: the maximum batch, no queue delay,
     as the python flavours) and the backend runs them as one batch in the smallest graph that holds them."""
     version = model_dir / "1"
     version.mkdir(parents=True)
     (version / SETTINGS).write_text(settings_text(inputs, output, device, graph_batches, chunk_rows, dynamic_batching,
-                                                  tf32, cudnn_benchmark))
+                                                  tf32, cudnn_benchmark, package, state))
     config = build.model_config(name, BACKEND, max_batch, inputs, [output], instances=1,
                                 kind="KIND_GPU" if device == "cuda" else "KIND_CPU")
     if dynamic_batching:

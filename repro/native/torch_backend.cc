@@ -5,6 +5,10 @@
 // The model's version folder holds engine.pt and native.txt (one setting per line, written by
 // repro/native/repository.py):
 //   module engine.pt                              the TorchScript file; its method prepare() runs once at load
+//   package engine.pt2                            optional: an AOTInductor package (compiled on this host by its
+//                                                 PyTorch) that runs the forward instead of the module's
+//   state table offsets                           the module's attributes passed to the package after the inputs
+//                                                 (read after prepare(): large tables are not compiled in)
 //   device cuda | cpu
 //   input <name> <int32|float32|float16> <dims>   in the order forward() takes them
 //   output <name> <float32|float16> <dims>
@@ -37,6 +41,7 @@
 #include <vector>
 
 #include <torch/script.h>
+#include <torch/csrc/inductor/aoti_package/model_package_loader.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
 #ifdef REPRO_WITH_CUDA
@@ -78,7 +83,8 @@ struct TensorSpec {
 };
 
 struct Settings {
-  std::string module = "engine.pt", device = "cpu", stats = "stats.json";
+  std::string module = "engine.pt", device = "cpu", stats = "stats.json", package;
+  std::vector<std::string> state;
   std::vector<TensorSpec> inputs;
   TensorSpec output;
   std::vector<int64_t> graph_batches;
@@ -112,6 +118,8 @@ Settings read_settings(const std::string& path) {
     if (!(words >> key) || key[0] == '#') continue;
     if (key == "module") words >> s.module;
     else if (key == "device") words >> s.device;
+    else if (key == "package") words >> s.package;
+    else if (key == "state") { std::string name; while (words >> name) s.state.push_back(name); }
     else if (key == "stats") words >> s.stats;
     else if (key == "chunk_rows") words >> s.chunk_rows;
     else if (key == "join_requests") words >> s.join_requests;
@@ -132,6 +140,7 @@ Settings read_settings(const std::string& path) {
   }
   if (s.inputs.empty() || s.output.name.empty()) throw std::runtime_error(path + ": needs input and output lines");
   if (s.device != "cpu" && s.device != "cuda") throw std::runtime_error(path + ": device must be cpu or cuda");
+  if (s.package.empty() && !s.state.empty()) throw std::runtime_error(path + ": 'state' needs a 'package' line");
   return s;
 }
 
@@ -269,6 +278,8 @@ struct ModelState {
 struct InstanceState {
   ModelState* model = nullptr;
   torch::jit::Module module;
+  std::unique_ptr<torch::inductor::AOTIModelPackageLoader> package;   // runs the forward when settings name one
+  std::vector<at::Tensor> state;                                     // the module's attributes it is fed
   at::Device device{at::kCPU};
   PhaseTimes times;
 #ifdef REPRO_WITH_CUDA
@@ -283,6 +294,18 @@ struct InstanceState {
 };
 
 at::Tensor forward(InstanceState* s, const std::vector<at::Tensor>& inputs) {
+  if (s->package) {
+    std::vector<at::Tensor> args(inputs);
+    args.insert(args.end(), s->state.begin(), s->state.end());
+    void* stream = nullptr;
+#ifdef REPRO_WITH_CUDA
+    if (s->device.is_cuda()) stream = c10::cuda::getCurrentCUDAStream(s->device.index()).stream();
+#endif
+    auto outputs = s->package->run(args, stream);
+    if (outputs.size() != 1) throw std::runtime_error("the package returned " + std::to_string(outputs.size()) +
+                                                      " outputs, expected 1");
+    return outputs[0];
+  }
   std::vector<torch::jit::IValue> args(inputs.begin(), inputs.end());
   return s->module.forward(args).toTensor();
 }
@@ -456,6 +479,17 @@ void load_instance(InstanceState* s) {
   s->module = torch::jit::load(s->model->version_dir + "/" + settings.module);
   s->module.eval();
   if (s->module.find_method("prepare")) s->module.run_method("prepare");
+  if (!settings.package.empty()) {
+    s->package = std::make_unique<torch::inductor::AOTIModelPackageLoader>(
+        s->model->version_dir + "/" + settings.package, "model", false, 1,
+        s->device.is_cuda() ? static_cast<c10::DeviceIndex>(0) : static_cast<c10::DeviceIndex>(-1));
+    for (const auto& name : settings.state) {
+      if (!s->module.hasattr(name)) throw std::runtime_error(settings.module + " has no attribute '" + name + "'");
+      s->state.push_back(s->module.attr(name).toTensor());
+    }
+    log_info("runs the AOTInductor package " + settings.package + " (" + std::to_string(s->state.size()) +
+             " state tensors from " + settings.module + ")");
+  }
 #ifdef REPRO_WITH_CUDA
   if (s->device.is_cuda()) {
     s->registrations = std::make_unique<Registrations>();
@@ -481,7 +515,8 @@ void load_instance(InstanceState* s) {
 
 void write_stats(InstanceState* s) {
   std::ostringstream o;
-  o << "{\n  \"backend\": \"repro_torch\",\n  \"device\": \"" << s->model->settings.device << "\",\n";
+  o << "{\n  \"backend\": \"repro_torch\",\n  \"device\": \"" << s->model->settings.device << "\",\n  \"runs\": \""
+    << (s->package ? "aoti_package " + s->model->settings.package : "torchscript " + s->model->settings.module) << "\",\n";
 #ifdef REPRO_WITH_CUDA
   if (s->registrations)
     o << "  \"registered_copies\": " << s->registered_copies << ",\n  \"pageable_copies\": " << s->pageable_copies

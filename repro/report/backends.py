@@ -38,7 +38,8 @@ def comparison(title: str, pairs: dict[str, tuple[pd.DataFrame, pd.DataFrame, st
                                 floatfmt=("g", ".4g", ".4g", ".3f", ".0f", ".0f")))
     return (f"#### {title}: python backend vs native C++ backend\n\n"
             f"The profile serves `{default}` by default (params.yaml: {params_key}): {why}. Both backends run the same "
-            "engine code (the native one as TorchScript through libtorch) and are scored by the same accuracy gate (the "
+            "engine code (the native one through libtorch: traced to TorchScript or, where a row's engine says so, compiled "
+            "into an AOTInductor package) and are scored by the same accuracy gate (the "
             "accuracy section says which passed on this host). A ratio "
             "from rows that are not both stable is a lead, not a measurement.\n\n"
             + ("\n\n".join(lines) or "(no configuration measured on both backends yet)") + "\n")

@@ -293,10 +293,12 @@ def test_container_sparse_export_refuses_a_gpu_placement_without_a_gpu(run, tmp_
     assert served(input_1=tf.zeros([3, 26], tf.int32))["output_1"].shape == (3, 26 * 128)
 
 
-def test_native_backend_serves_the_python_flavours_outputs(run, tmp_path):
+@pytest.mark.parametrize("native_engine", ["torchscript", "aoti"])
+def test_native_backend_serves_the_python_flavours_outputs(run, tmp_path, native_engine):
     """The native C++ backend (repro_torch, built here against the venv's libtorch) and the python flavour's
     model, both on the CPU, in one real Triton server: the same trained tiny DLRM, the same engine code
-    (scripted for the native one); their outputs agree on the gate's samples."""
+    (scripted for the native one, and with ``aoti`` its forward compiled into an AOTInductor package fed the
+    scripted module's table); their outputs agree on the gate's samples."""
     import numpy as np
     import tritonclient.grpc as grpcclient
     from repro.families.criteo.gpu_flavour import prepare_group
@@ -313,12 +315,15 @@ def test_native_backend_serves_the_python_flavours_outputs(run, tmp_path):
     repo, names = tmp_path / "repo", {}
     for backend in ("python", "cpp"):
         cfg = ServeConfig("dlrm", "gate", "fp32", "fused", "fused", backend=backend)
-        spec = spec_for(cfg, 0, [64], 60, 0.1, None, cardinalities=cards, device="cpu", chunk_rows=16)
+        spec = spec_for(cfg, 0, [64], 60, 0.1, None, cardinalities=cards, device="cpu", chunk_rows=16,
+                        native_engine=native_engine)
         names[backend] = write_repository(repo, cfg, spec, d["repos_h100"] / "graphs" / "dlrm" / "dense.onnx", 512,
                                           gate / "tables.npz")
     assert names["cpp"].endswith("_cpp") and (repo / names["cpp"] / "1" / "native.txt").exists()
     prepare_group(repo, list(names.values()))
     assert (repo / names["cpp"] / "libtriton_repro_torch.so").exists() and (repo / names["cpp"] / "1" / "engine.pt").exists()
+    settings = (repo / names["cpp"] / "1" / "native.txt").read_text()
+    assert (repo / names["cpp"] / "1" / "engine.pt2").exists() == (native_engine == "aoti") == ("package engine.pt2" in settings)
     with TritonServer(Runtime(paths.RUNTIME), repo, tmp_path / "server.log", models=list(names.values())) as server:
         client = grpcclient.InferenceServerClient(server.ports.grpc_url)
         for batch in (1, 64, 200):
@@ -333,3 +338,4 @@ def test_native_backend_serves_the_python_flavours_outputs(run, tmp_path):
             assert np.abs(outputs["cpp"] - outputs["python"]).max() <= 1e-6, batch
     stats = json.loads((repo / names["cpp"] / "stats.json").read_text())   # written when the server unloads it
     assert stats["backend"] == "repro_torch" and stats["model_time_us"]["64"]["requests"] == 1
+    assert stats["runs"] == {"torchscript": "torchscript engine.pt", "aoti": "aoti_package engine.pt2"}[native_engine]

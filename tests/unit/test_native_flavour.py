@@ -50,6 +50,30 @@ def test_native_model_folder_holds_the_settings_and_no_python(tmp_path):
     assert "device cuda\n" in text and "graph_batches 256 65536\n" in text and "chunk_rows 16384\n" in text
 
 
+def test_a_compiled_native_engine_names_its_package_and_the_state_it_is_fed(tmp_path):
+    """native_engine aoti: the native model's settings name the AOTInductor package and the module's tables it
+    takes; the python model beside it, and a native transport model, are written as before."""
+    onnx_file = tmp_path / "dense.onnx"
+    onnx_file.write_bytes(b"graph")
+    written = {}
+    for backend, serving in (("cpp", "fused"), ("python", "fused"), ("cpp", "transport")):
+        cfg = ServeConfig("dlrm", "4B", "fp16", "fused", serving, backend=backend)
+        spec = spec_for(cfg, 7, [256], 60, 0.1, None, native_engine="aoti")
+        written[backend, serving] = spec, write_repository(tmp_path / "repo", cfg, spec, onnx_file, 256)
+    (spec, name) = written["cpp", "fused"]
+    text = (tmp_path / "repo" / name / "1" / "native.txt").read_text()
+    assert spec["native_engine"] == "aoti" and "module engine.pt\npackage engine.pt2\nstate table offsets\n" in text
+    assert "native_engine" not in written["python", "fused"][0] and "native_engine" not in written["cpp", "transport"][0]
+    assert "package" not in settings_text([CATEGORICAL, NUMERICAL], OUTPUT, "cpu")
+
+
+def test_the_native_engine_is_validated():
+    from pydantic import ValidationError
+    from repro.families.criteo.family import ServingParams
+    with pytest.raises(ValidationError, match="native_engine"):
+        ServingParams(flavour="python-cpu", native_engine="tensorrt")
+
+
 def test_transport_on_the_native_backend_is_repro_transport(tmp_path):
     onnx_file = tmp_path / "dense.onnx"
     onnx_file.write_bytes(b"graph")

@@ -105,7 +105,7 @@ def write_repositories(model: str, converted: Path, checkpoint: Path, data: Path
     for cfg in configs(options, model):
         spec = spec_for(cfg, options["seed"], batches, options["memory_threshold_gb"], options["gpucacheper"],
                         None if carried else options["seed"], fp32_matmul=options["fp32_matmul"],
-                        chunk_rows=options["chunk_rows"])
+                        chunk_rows=options["chunk_rows"], native_engine=native_engine(options))
         written.append(write_repository(out / "perf" / cfg.name, cfg, spec, graph / "dense.onnx", max_batch))
     gate = None
     if carried:
@@ -115,10 +115,17 @@ def write_repositories(model: str, converted: Path, checkpoint: Path, data: Path
             cards = [int(npz[f"table_{i}"].shape[0]) for i in range(26)]
         for cfg in gate_configs(model, options):   # both precisions (and backends) in one repository: one server
             spec = spec_for(cfg, 0, [gate_batch], options["memory_threshold_gb"], options["gpucacheper"], None,
-                            cardinalities=cards, fp32_matmul=options["fp32_matmul"])
+                            cardinalities=cards, fp32_matmul=options["fp32_matmul"],
+                            native_engine=native_engine(options))
             write_repository(gate_dir / "repository", cfg, spec, graph / "dense.onnx", gate_batch, gate_dir / "tables.npz")
         gate = {"samples": reference["samples"], "auc_tensorflow": reference["auc_tensorflow"]}
     return {"local": written, "gate": gate, "dense_weights": "trained" if carried else "seeded on the host"}
+
+
+def native_engine(options: dict) -> str:
+    """What the native backend runs: ``torchscript`` (the traced engine) or ``aoti`` (its forward compiled by the
+    serving host's PyTorch into an AOTInductor package)."""
+    return options.get("native_engine", "torchscript")
 
 
 def gate_configs(model: str, options: dict) -> list[ServeConfig]:
@@ -182,7 +189,8 @@ def triton_lang_version() -> str:
         return "absent (PyTorch reference ops ran instead)"
 
 
-def labels(cfg: ServeConfig, device: str, runtime: str, weights: str, fp32_matmul: str) -> dict[str, str]:
+def labels(cfg: ServeConfig, device: str, runtime: str, weights: str, fp32_matmul: str,
+           native: str = "torchscript") -> dict[str, str]:
     import torch
     serving = {"fused": "whole model in one python-backend model",
                "ensemble": "two-step ensemble (sparse step -> dense step, lookups on the GPU)"}.get(cfg.serving)
@@ -191,10 +199,14 @@ def labels(cfg: ServeConfig, device: str, runtime: str, weights: str, fp32_matmu
               f"dense: converted ONNX graph, {weights} weights; Triton-language kernels ({kernels}); "
               "one CUDA graph per batch size")
     if cfg.backend == "cpp":
+        code = ("TorchScript of the same engine code (PyTorch reference ops in place of the Triton-language kernels)"
+                if native == "torchscript" else
+                f"AOTInductor package of the same engine code, compiled on this host by PyTorch {torch.__version__} "
+                "(Inductor's generated kernels from the PyTorch reference ops, in place of the hand-written "
+                "Triton-language kernels; the table filled by the TorchScript module)")
         engine = (f"libtorch {torch.__version__} CUDA {torch.version.cuda}, not TensorRT: native C++ backend "
                   f"(repro_torch), whole model in one model; sparse: {cfg.sparse}; dense: converted ONNX graph, "
-                  f"{weights} weights; TorchScript of the same engine code (PyTorch reference ops in place of the "
-                  "Triton-language kernels); one CUDA graph per batch size; inputs copied from the registered "
+                  f"{weights} weights; {code}; one CUDA graph per batch size; inputs copied from the registered "
                   "shared-memory region")
     if cfg.serving == "transport":
         engine = ("none: native C++ backend transport only (repro_transport; returns zeros; a ceiling, not a model "
@@ -221,7 +233,7 @@ def perf_groups(model: str, repos: Path, options: dict, runtime: str) -> list[Se
             write_bench_input(path, preset, options["seed"], options["input_samples"])
         repo = repos / "perf" / cfg.name
         groups.append(ServedGroup(cfg.name, repo, {cfg.name: labels(cfg, device, runtime, weights_label,
-                                                                      options["fp32_matmul"])},
+                                                                      options["fp32_matmul"], native_engine(options))},
                                   write_inputs, cfg.inputs, SERVER_POOLS, 900,
                                   lambda repo=repo: {"model": model, "mlp_flops_per_sample": weights["mlp_flops_per_sample"],
                                                      **read_model_stats(repo)},

@@ -47,9 +47,13 @@ class ServeConfig:
 
 def spec_for(cfg: ServeConfig, seed: int, batch_sizes: list[int], memory_threshold_gb: float, gpucacheper: float,
              dense_seed: int | None, cardinalities: list[int] | None = None,
-             fp32_matmul: str = "ieee", chunk_rows: int = 0, device: str = "cuda") -> dict:
+             fp32_matmul: str = "ieee", chunk_rows: int = 0, device: str = "cuda",
+             native_engine: str = "torchscript") -> dict:
+    """spec.json of the configuration's model (``native_engine``: the native backend's, on its models only)."""
     preset = get_preset(cfg.preset) if cardinalities is None else None
-    return {"model": cfg.model, "precision": cfg.precision, "sparse": cfg.sparse, "device": device,
+    engine = {"native_engine": native_engine} if cfg.backend == "cpp" and cfg.serving == "fused" and native_engine != "torchscript" \
+        else {}
+    return {**engine, "model": cfg.model, "precision": cfg.precision, "sparse": cfg.sparse, "device": device,
             "cardinalities": list(cardinalities if cardinalities is not None else preset.cardinalities),
             "embedding_dim": 128, "seed": seed, "memory_threshold_gb": memory_threshold_gb,
             "gpucacheper": gpucacheper, "batch_sizes": sorted(batch_sizes), "dense_seed": dense_seed,
@@ -82,8 +86,11 @@ def write_native(repo: Path, cfg: ServeConfig, spec: dict, dense_onnx: Path, max
     if cfg.serving not in ("fused", "transport"):
         raise ValueError(f"the native backend serves the whole model in one model, not '{cfg.serving}' "
                          "(params.yaml: profiles.<profile>.serving.criteo.configs[].serving: fused or transport)")
+    from repro.engines.scripted import PACKAGE, STATE
+    compiled = spec.get("native_engine", "torchscript") == "aoti"
     version = native.write_model(repo / name, name, [mcfg.CATEGORICAL, mcfg.NUMERICAL], mcfg.OUTPUT, device,
-                                 max_batch, spec["batch_sizes"], spec.get("chunk_rows", 0))
+                                 max_batch, spec["batch_sizes"], spec.get("chunk_rows", 0),
+                                 package=PACKAGE if compiled else None, state=STATE if compiled else ())
     write_version(version, None, dense_onnx, spec, tables_npz)
     if cfg.serving == "transport":
         from repro.native import build
