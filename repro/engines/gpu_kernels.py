@@ -10,9 +10,13 @@ replaces (used on CPU tensors, and where Triton is missing):
   six passes over the activations.
 
 The CPU tests run the kernels through Triton's interpreter (``TRITON_INTERPRET=1``).
+
+Traced for the native backend (``traced_as_operators``), the dot interaction is recorded as the operator
+``repro::dot_interaction`` carrying its kernel compiled ahead of time (repro.engines.triton_ops), not as its reference.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -81,11 +85,13 @@ if triton is not None:
             tl.store(row + PAD_AT + p, tl.zeros([PAD], dtype=out.dtype.element_ty), mask=PAD_AT + p < WIDTH)
 
 
-def gather_rows(table: torch.Tensor, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-    """[B, T] ids (int32) -> [B, T, D] rows of ``table`` ([rows, D], D a power of two)."""
+def gather_rows(table: torch.Tensor, ids: torch.Tensor, offsets: torch.Tensor,
+                kernels: bool | None = None) -> torch.Tensor:
+    """[B, T] ids (int32) -> [B, T, D] rows of ``table`` ([rows, D], D a power of two); ``kernels``: whether to
+    launch the kernel (default: ``use_kernels``)."""
     batch, tables = ids.shape
     dim = table.shape[1]
-    if not use_kernels(table, ids, offsets) or dim & (dim - 1):
+    if not (use_kernels(table, ids, offsets) if kernels is None else kernels) or dim & (dim - 1):
         return gather_rows_reference(table, ids, offsets)
     out = torch.empty(batch, tables, dim, dtype=table.dtype, device=ids.device)
     if batch:
@@ -125,21 +131,66 @@ class DotInteraction:
             raise ValueError(f"dot interaction: pair index {max(self.pairs)} is outside the {tables + 1} x {tables + 1} "
                              "products of the bottom output and the lookups")
         width = -(-(len(self.pairs) + dim) // self.pad_to) * self.pad_to
-        if not use_kernels(bottom, lookups) or dim & (dim - 1) or dim < 16:
+        kernel_shape = not (dim & (dim - 1) or dim < 16)
+        if _AS_OPERATORS and kernel_shape and torch.jit.is_tracing():   # (shapes are traced values: fixed here)
+            from repro.engines import triton_ops
+            tables, dim, width = int(tables), int(dim), int(width)
+            tracing = torch._C._get_tracing_state()   # the slots are a constant of the graph, made on its device:
+            torch._C._set_tracing_state(None)         # not a host-to-device copy per call (a CUDA graph refuses it)
+            try:
+                slots = self._slots(tables + 1, dim, bottom.device)
+            finally:
+                torch._C._set_tracing_state(tracing)
+            return triton_ops.dot_interaction(bottom, lookups, slots, len(self.pairs), width, self.bottom_first)
+        if not use_kernels(bottom, lookups) or not kernel_shape:
             return interaction_reference(bottom, lookups, self.pair_index, width, self.bottom_first)
         if self.slots is None:
-            self.slots = interaction_slots(self.pairs, tables + 1, dim if self.bottom_first else 0).to(bottom.device)
-        return _interaction(bottom, lookups, self.slots, len(self.pairs), width, self.bottom_first)
+            self.slots = self._slots(tables + 1, dim, bottom.device)
+        return interaction_kernel(bottom, lookups, self.slots, len(self.pairs), width, self.bottom_first)
+
+    def _slots(self, features: int, dim: int, device: torch.device) -> torch.Tensor:
+        return interaction_slots(self.pairs, features, dim if self.bottom_first else 0).to(device)
 
 
-def _interaction(bottom, lookups, slots, kept: int, width: int, bottom_first: bool) -> torch.Tensor:
+_AS_OPERATORS = False
+
+
+@contextlib.contextmanager
+def traced_as_operators():
+    """While tracing the native backend's engine: the dot interaction recorded as ``repro::dot_interaction``."""
+    global _AS_OPERATORS
+    _AS_OPERATORS, before = True, _AS_OPERATORS
+    try:
+        yield
+    finally:
+        _AS_OPERATORS = before
+
+
+def interaction_constants(dtype: torch.dtype, tables: int, dim: int, kept: int, width: int,
+                          bottom_first: bool) -> dict:
+    """The kernel's compile-time arguments (``_dot_interaction``'s constexprs) for one model."""
+    pad_at = kept + dim
+    pad = 1 << (width - pad_at - 1).bit_length() if width > pad_at else 0
+    precision = "ieee" if dtype == torch.float32 and not torch.backends.cuda.matmul.allow_tf32 else "tf32"
+    return {"T": tables, "D": dim, "P": padded_features(tables + 1), "WIDTH": width,
+            "BOTTOM_AT": 0 if bottom_first else kept, "PAD_AT": pad_at, "PAD": pad, "PRECISION": precision}
+
+
+def interaction_kernel(bottom, lookups, slots, kept: int, width: int, bottom_first: bool) -> torch.Tensor:
     batch, tables, dim = lookups.shape
     out = torch.empty(batch, width, dtype=bottom.dtype, device=bottom.device)
-    pad_at = kept + dim
-    pad = triton.next_power_of_2(width - pad_at) if width > pad_at else 0
-    precision = "ieee" if bottom.dtype == torch.float32 and not torch.backends.cuda.matmul.allow_tf32 else "tf32"
     if batch:
-        _dot_interaction[(batch,)](bottom.contiguous(), lookups.contiguous(), slots, out, tables, dim,
-                                   padded_features(tables + 1), width,
-                                   0 if bottom_first else kept, pad_at, pad, precision)
+        _dot_interaction[(batch,)](bottom.contiguous(), lookups.contiguous(), slots, out,
+                                   *interaction_constants(bottom.dtype, tables, dim, kept, width, bottom_first).values())
     return out
+
+
+def interaction_reference_of(bottom, lookups, slots, kept: int, width: int, bottom_first: bool) -> torch.Tensor:
+    """``interaction_reference`` from the kernel's arguments (the pairs recovered from ``slots``)."""
+    features = lookups.shape[1] + 1
+    padded = padded_features(features)
+    flat = slots.reshape(-1).cpu()
+    kept_at = (flat >= 0).nonzero().reshape(-1)
+    order = flat[kept_at].argsort()
+    pairs = (kept_at[order] // padded) * features + kept_at[order] % padded
+    return interaction_reference(bottom, lookups, pairs.to(bottom.device), width, bottom_first)

@@ -17,9 +17,14 @@ AOTInductor package (``engine.pt2``, repro.native.modules.export_package): the s
 a dynamic batch, Inductor's kernels generated from it. The table is not compiled in: the package takes it as
 its last input, and the backend passes the TorchScript module's table, filled by ``prepare()`` (native.txt:
 ``package engine.pt2``, ``state table``). The package is checked like the module, and written only if it agrees.
+
+With ``native_engine: kernels`` the module runs the python flavour's Triton-language kernels instead of their
+references: the lookup and the dot interaction are the operators ``repro::gather_rows`` / ``repro::dot_interaction``
+(repro.engines.triton_ops), each carrying its kernel compiled on the host by Triton, which the backend launches.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,8 +32,9 @@ import numpy as np
 import torch
 
 from repro.engines import torch_serving as ts
-from repro.engines.gpu_kernels import gather_rows_reference
+from repro.engines.gpu_kernels import GATHER_BLOCK, gather_rows_reference, traced_as_operators
 from repro.engines.gpu_tables import CHUNK_ROWS, RowSource, build_sparse, fill_seeded, offsets_of
+from repro.errors import UserError
 from repro.native import modules
 
 TRACE_BATCH = 7                 # traced with one batch size, checked at others
@@ -76,6 +82,23 @@ class FusedEngine(torch.nn.Module):
         return self.dense(numerical, lookups.view(categorical.shape[0], categorical.shape[1], self.dim))
 
 
+class KernelFusedEngine(FusedEngine):
+    """``FusedEngine`` whose lookup is ``repro::gather_rows``, with the kernel compiled for this model."""
+
+    def __init__(self, dense: torch.jit.ScriptModule, cardinalities: list[int], dim: int, seed: int,
+                 table: torch.Tensor, seeded: bool, device: torch.device, gather):
+        super().__init__(dense, cardinalities, dim, seed, table, seeded, device)
+        self.register_buffer("gather_cubin", gather.tensor())
+        self.gather_kernel, self.gather_warps, self.gather_shared = gather.name, gather.warps, gather.shared
+        self.gather_block = GATHER_BLOCK
+
+    def forward(self, categorical: torch.Tensor, numerical: torch.Tensor) -> torch.Tensor:
+        lookups = torch.ops.repro.gather_rows(self.table, categorical, self.offsets, self.gather_cubin,
+                                              self.gather_kernel, self.gather_warps, self.gather_shared,
+                                              self.gather_block)
+        return self.dense(numerical, lookups)
+
+
 class StatelessEngine(torch.nn.Module):
     """``FusedEngine.forward`` with the table and its row offsets as inputs (what the package compiles):
     categorical [B, T] int32, numerical [B, 13] float32, table [rows, dim], offsets [T] int32 -> [B, 1] float32."""
@@ -108,12 +131,19 @@ def build_module(spec: ts.ModelSpec, root: Path, device: torch.device) -> torch.
     ids, numerical = example_inputs(cards, TRACE_BATCH, device)
     lookups = gather_rows_reference(torch.zeros(sum(cards), spec.embedding_dim, dtype=dtype, device=device), ids,
                                     torch.tensor(offsets_of(cards), dtype=torch.int32, device=device))
-    dense = modules.trace(_Dense(dense_engine), (numerical, lookups))
+    kernels = spec.native_engine == "kernels"
+    with traced_as_operators() if kernels else contextlib.nullcontext():
+        dense = modules.trace(_Dense(dense_engine), (numerical, lookups))
     if spec.tables:
         table = torch.from_numpy(np.ascontiguousarray(np.concatenate(ts.row_source(spec, root).arrays))).to(dtype)
         table = table.to(device)
     else:
         table = torch.empty(0, spec.embedding_dim, dtype=dtype, device=device)
+    if kernels:
+        from repro.engines import triton_ops
+        gather = triton_ops.gather_cubin(dtype, len(cards), spec.embedding_dim, triton_ops.target(device))
+        return modules.script(KernelFusedEngine(dense, cards, spec.embedding_dim, spec.seed, table, not spec.tables,
+                                                device, gather))
     return modules.script(FusedEngine(dense, cards, spec.embedding_dim, spec.seed, table, not spec.tables, device))
 
 
@@ -177,6 +207,10 @@ def write_module(version: Path, device: torch.device, out_name: str = "engine.pt
     """Script ``version``'s engine, check it, and write ``version/out_name`` (and, with ``native_engine: aoti``,
     the compiled package beside it); returns the largest difference."""
     spec = ts.ModelSpec.read(version / "spec.json")
+    if spec.native_engine == "kernels" and device.type != "cuda":
+        raise UserError(f"{version / 'spec.json'}: native_engine 'kernels' launches Triton cubins and needs a CUDA "
+                        "device; serve this profile with native_engine: torchscript (params.yaml: "
+                        "profiles.<profile>.serving.criteo.native_engine)")
     checked = spec if spec.tables else replace(spec, cardinalities=tuple(min(c, CHECK_ROWS) for c in spec.cardinalities))
     module = modules.roundtrip(build_module(checked, version, device), version, out_name)   # seeded tables: checked
     module.prepare()                                                                         # on their first rows

@@ -40,7 +40,7 @@ class ModelSpec:
     fp32_matmul: str = "ieee"       # ieee | tf32 (TensorRT's default for FP32 engines)
     chunk_rows: int = 0             # host batches above it run in chunks, copy overlapping compute (0: off)
     device: str = "cuda"            # cuda | cpu (the tests serve the same engines on the CPU)
-    native_engine: str = "torchscript"   # the native backend's: torchscript | aoti (also a compiled package)
+    native_engine: str = "torchscript"   # the native backend's: torchscript | kernels | aoti (repro/engines/scripted.py)
 
     @classmethod
     def read(cls, path: Path) -> "ModelSpec":

@@ -22,8 +22,8 @@ from repro.errors import UserError
 from repro.serving.model_config import Tensor, base_config, add_instances, mc
 
 HERE = Path(__file__).resolve().parent
-BACKENDS = {"repro_transport": HERE / "transport_backend.cc",   # backend name -> its one source file
-            "repro_torch": HERE / "torch_backend.cc"}
+BACKENDS = {"repro_transport": (HERE / "transport_backend.cc",),   # backend name -> its source files
+            "repro_torch": (HERE / "torch_backend.cc", HERE / "triton_ops.cc")}   # (the engine's kernels: cuda)
 FLAGS = ("-O2", "-std=c++17", "-shared", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror")
 
 
@@ -73,16 +73,17 @@ def compile_command(backend: str, out: Path, compiler: str = "g++", cuda: bool =
     if backend not in BACKENDS:
         raise UserError(f"no native backend named {backend!r}; choose one of {', '.join(sorted(BACKENDS))}")
     if backend != "repro_torch":
-        return [compiler, *FLAGS, f"-I{HERE}", "-o", str(out), str(BACKENDS[backend])]
+        return [compiler, *FLAGS, f"-I{HERE}", "-o", str(out), *map(str, BACKENDS[backend])]
     flags = torch_flags(cuda)
     cut = flags.index("@LIBS@")
-    return [compiler, *FLAGS, f"-I{HERE}", *flags[:cut], "-o", str(out), str(BACKENDS[backend]), *flags[cut + 1:]]
+    return [compiler, *FLAGS, f"-I{HERE}", *flags[:cut], "-o", str(out), *map(str, BACKENDS[backend]),
+            *flags[cut + 1:]]
 
 
 def build_key(backend: str, cuda: bool = False, compiler: str = "g++") -> str:
     """What a compiled library depends on: its compile line and the sources it reads (hex digest)."""
     digest = hashlib.sha256("\0".join(compile_command(backend, Path("out"), compiler, cuda)).encode())
-    for source in sorted(HERE.glob("*.h")) + [BACKENDS[backend]]:
+    for source in sorted(HERE.glob("*.h")) + list(BACKENDS[backend]):
         digest.update(source.read_bytes())
     return f"{backend}-{'cuda' if cuda else 'cpu'}-{digest.hexdigest()[:16]}"
 

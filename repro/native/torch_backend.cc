@@ -1,6 +1,8 @@
 // repro_torch: a native Triton backend that serves a family's engine as a TorchScript module through libtorch,
 // with no Python in the request path. The module is written by the family's Python engine code on the host
 // that serves it (repro/native/modules.py), so the python-backend flavour and this one run the same engine.
+// A DLRM module written with native_engine: kernels calls the operators of triton_ops.cc (the engine's
+// Triton-language kernels, compiled on this host), which this library registers with libtorch.
 //
 // The model's version folder holds engine.pt and native.txt (one setting per line, written by
 // repro/native/repository.py):

@@ -34,6 +34,15 @@ MODEL_FORMATS = {"fused": "one python-backend model (sparse and dense inside it)
                  "ensemble": "Triton ensemble (python-backend sparse step + python-backend dense step)",
                  "transport": "one python-backend model that returns zeros (no model work)"}
 ENSEMBLE = "Triton ensemble (python-backend sparse + python-backend dense)"
+NATIVE_FORMATS = {"fused": "one native C++ backend model (repro_torch: sparse and dense inside it)",
+                  "whole": "one native C++ backend model (repro_torch: the whole model), dynamic batching",
+                  "transport": "one native C++ backend model that returns zeros (repro_transport: no model work)"}
+
+
+def model_format(labels: dict) -> str:
+    """What Triton serves, by the rows' ``serving`` and ``backend`` labels."""
+    formats = NATIVE_FORMATS if str(labels.get("backend")) == "cpp" else MODEL_FORMATS
+    return formats.get(str(labels.get("serving")), ENSEMBLE)
 
 
 def label_of(frame: pd.DataFrame, column: str):
@@ -52,7 +61,7 @@ def label_of(frame: pd.DataFrame, column: str):
 def parameter_table(labels: dict, display: str, size: str, max_batch: int, instances: int) -> str:
     rows = [("Device", labels["device"]), ("Model architecture", display), ("Model size", size),
             ("Engine", labels["engine"]), ("Precision", labels["precision"]), ("Runtime", labels["runtime"]),
-            ("Model format", MODEL_FORMATS.get(str(labels.get("serving")), ENSEMBLE)),
+            ("Model format", model_format(labels)),
             ("Max batch size", max_batch), ("Number of model instances", instances), ("Versions", labels["versions"])]
     if pd.notna(labels.get("inputs", float("nan"))):
         rows.insert(6, ("Client inputs", labels["inputs"]))

@@ -58,8 +58,8 @@ def test_an_unknown_backend_is_a_clear_error(tmp_path):
 
 
 def test_the_torch_backend_builds_with_its_cuda_path(tmp_path):
-    """repro_torch's CUDA path (registered shared memory, CUDA graphs, chunk pipeline) compiles here against the
-    venv's CUDA build of libtorch and its CUDA runtime; it runs on the GPU host (make deploy-h100)."""
+    """repro_torch's CUDA path (registered shared memory, CUDA graphs, chunk pipeline, the Triton cubins' launcher)
+    compiles here against the venv's CUDA build of libtorch and its CUDA runtime; it runs on the GPU host."""
     import os
     from pathlib import Path
     homes = [os.environ.get("CUDA_HOME", ""), "/usr/local/cuda"]
@@ -70,3 +70,5 @@ def test_the_torch_backend_builds_with_its_cuda_path(tmp_path):
     argv = build.compile_command("repro_torch", lib, cuda=True)
     assert "-DREPRO_WITH_CUDA" in argv and any(a.startswith("-l:libcudart") for a in argv)
     assert lib.stat().st_size > 0
+    binary = lib.read_bytes()   # the engine's kernels as operators (triton_ops.cc), for native_engine: kernels
+    assert b"gather_rows(Tensor table" in binary and b"cudaLibraryLoadData" in binary

@@ -70,7 +70,7 @@ class ServingParams(BackendChoice):
     default_serving: Optional[Literal["fused", "ensemble"]] = None
     fp32_matmul: Optional[Literal["ieee", "tf32"]] = None
     chunk_rows: Optional[int] = Field(default=None, ge=0)
-    native_engine: Literal["torchscript", "aoti"] = "torchscript"   # the native backend's (repro/engines/scripted.py)
+    native_engine: Literal["torchscript", "kernels", "aoti"] = "torchscript"   # the native backend's (repro/engines/scripted.py)
     input_samples: Optional[int] = Field(default=None, gt=0)
     gate_samples: Optional[int] = Field(default=None, gt=0)
     carry_weights: list[Literal["dlrm", "dcnv2"]] = []

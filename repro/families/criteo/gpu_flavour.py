@@ -123,8 +123,9 @@ def write_repositories(model: str, converted: Path, checkpoint: Path, data: Path
 
 
 def native_engine(options: dict) -> str:
-    """What the native backend runs: ``torchscript`` (the traced engine) or ``aoti`` (its forward compiled by the
-    serving host's PyTorch into an AOTInductor package)."""
+    """What the native backend runs: ``torchscript`` (the traced engine, PyTorch reference ops), ``kernels`` (the
+    traced engine calling the Triton-language kernels, compiled on the serving host) or ``aoti`` (its forward
+    compiled by the serving host's PyTorch into an AOTInductor package)."""
     return options.get("native_engine", "torchscript")
 
 
@@ -201,6 +202,9 @@ def labels(cfg: ServeConfig, device: str, runtime: str, weights: str, fp32_matmu
     if cfg.backend == "cpp":
         code = ("TorchScript of the same engine code (PyTorch reference ops in place of the Triton-language kernels)"
                 if native == "torchscript" else
+                f"TorchScript of the same engine code calling its Triton-language kernels ({kernels}), compiled on "
+                f"this host by Triton {triton_lang_version()} to cubins that the backend launches"
+                if native == "kernels" else
                 f"AOTInductor package of the same engine code, compiled on this host by PyTorch {torch.__version__} "
                 "(Inductor's generated kernels from the PyTorch reference ops, in place of the hand-written "
                 "Triton-language kernels; the table filled by the TorchScript module)")

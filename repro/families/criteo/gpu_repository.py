@@ -51,8 +51,8 @@ def spec_for(cfg: ServeConfig, seed: int, batch_sizes: list[int], memory_thresho
              native_engine: str = "torchscript") -> dict:
     """spec.json of the configuration's model (``native_engine``: the native backend's, on its models only)."""
     preset = get_preset(cfg.preset) if cardinalities is None else None
-    engine = {"native_engine": native_engine} if cfg.backend == "cpp" and cfg.serving == "fused" and native_engine != "torchscript" \
-        else {}
+    native = cfg.backend == "cpp" and cfg.serving == "fused" and native_engine != "torchscript"
+    engine = {"native_engine": native_engine} if native else {}
     return {**engine, "model": cfg.model, "precision": cfg.precision, "sparse": cfg.sparse, "device": device,
             "cardinalities": list(cardinalities if cardinalities is not None else preset.cardinalities),
             "embedding_dim": 128, "seed": seed, "memory_threshold_gb": memory_threshold_gb,
