@@ -184,13 +184,3 @@ def interaction_kernel(bottom, lookups, slots, kept: int, width: int, bottom_fir
                                    *interaction_constants(bottom.dtype, tables, dim, kept, width, bottom_first).values())
     return out
 
-
-def interaction_reference_of(bottom, lookups, slots, kept: int, width: int, bottom_first: bool) -> torch.Tensor:
-    """``interaction_reference`` from the kernel's arguments (the pairs recovered from ``slots``)."""
-    features = lookups.shape[1] + 1
-    padded = padded_features(features)
-    flat = slots.reshape(-1).cpu()
-    kept_at = (flat >= 0).nonzero().reshape(-1)
-    order = flat[kept_at].argsort()
-    pairs = (kept_at[order] // padded) * features + kept_at[order] % padded
-    return interaction_reference(bottom, lookups, pairs.to(bottom.device), width, bottom_first)

@@ -2,7 +2,7 @@
 that the native backend runs with no Python: ``native_engine: kernels``.
 
 - ``repro::gather_rows`` and ``repro::dot_interaction`` are defined here with the schemas below. In Python they run
-  the kernels as the python flavour does (Triton's JIT; the PyTorch references off CUDA), so a module traced or
+  the kernels as the python flavour does (Triton's JIT; the gather's PyTorch reference off CUDA), so a module traced or
   scripted with them is checked against the eager engine like any other.
 - Each call carries its kernel compiled ahead of time by the serving host's Triton (``triton.compile`` of the same
   kernel source, specialised to the model's constants: tables, width, padding, precision) as a uint8 CPU tensor of
@@ -29,7 +29,7 @@ SCHEMAS = {
                        "Tensor cubin, str kernel, int warps, int shared) -> Tensor",
 }
 NUM_WARPS, NUM_STAGES = 4, 3          # Triton's JIT defaults: the python flavour's launches use them
-TRITON_TYPES = {torch.float16: "*fp16", torch.float32: "*fp32", torch.int32: "*i32"}
+TRITON_TYPES = {torch.float16: "*fp16", torch.float32: "*fp32"}
 
 
 def _gather_rows(table, ids, offsets, cubin, kernel: str, warps: int, shared: int, block: int):
@@ -38,8 +38,8 @@ def _gather_rows(table, ids, offsets, cubin, kernel: str, warps: int, shared: in
 
 def _dot_interaction(bottom, lookups, slots, kept: int, width: int, bottom_first: bool, cubin, kernel: str,
                      warps: int, shared: int):
-    if not bottom.is_cuda:
-        return gk.interaction_reference_of(bottom, lookups, slots, kept, width, bottom_first)
+    if not (bottom.is_cuda or gk.use_kernels(bottom)):   # CUDA, or Triton's interpreter (the CPU tests)
+        raise RuntimeError("repro::dot_interaction runs its Triton kernel: it needs CUDA tensors")
     return gk.interaction_kernel(bottom, lookups, slots, kept, width, bottom_first)
 
 
@@ -92,10 +92,9 @@ def compile_kernel(kernel_name: str, signature: tuple[tuple[str, str], ...], con
     return Cubin(compiled.asm["cubin"], meta.name, meta.num_warps, meta.shared)
 
 
-def gather_rows(table: torch.Tensor, ids: torch.Tensor, offsets: torch.Tensor,
-                cubin: torch.Tensor, compiled: Cubin) -> torch.Tensor:
-    return torch.ops.repro.gather_rows(table, ids, offsets, cubin, compiled.name, compiled.warps, compiled.shared,
-                                       gk.GATHER_BLOCK)
+def gather_rows(table: torch.Tensor, ids: torch.Tensor, offsets: torch.Tensor, compiled: Cubin) -> torch.Tensor:
+    return torch.ops.repro.gather_rows(table, ids, offsets, compiled.tensor(), compiled.name, compiled.warps,
+                                       compiled.shared, gk.GATHER_BLOCK)
 
 
 def gather_cubin(dtype: torch.dtype, tables: int, dim: int, capability: tuple[int, int]) -> Cubin:

@@ -64,7 +64,7 @@ def test_the_gather_operator_gives_the_reference_rows(no_compiler):
     ids = torch.randint(0, 100, (70, TABLES), generator=gen, dtype=torch.int32)
     offsets = torch.tensor([0, 100, 200], dtype=torch.int32)
     compiled = triton_ops.gather_cubin(torch.float32, TABLES, DIM, (9, 0))
-    got = triton_ops.gather_rows(table, ids, offsets, compiled.tensor(), compiled)
+    got = triton_ops.gather_rows(table, ids, offsets, compiled)
     assert torch.equal(got, gk.gather_rows_reference(table, ids, offsets))
 
 
