@@ -81,8 +81,8 @@ at::Tensor gather_rows(const at::Tensor& table, const at::Tensor& ids, const at:
 at::Tensor dot_interaction(const at::Tensor& bottom, const at::Tensor& lookups, const at::Tensor& slots, int64_t kept,
                            int64_t width, bool bottom_first, const at::Tensor& cubin, std::string kernel, int64_t warps,
                            int64_t shared) {
-  (void)kept;           // compiled into the kernel (as are the tables, width and padding): kept in the schema
-  (void)bottom_first;   // for the Python implementation's reference path
+  (void)kept;           // compiled into the kernel (as are the tables, width, padding and order): in the schema
+  (void)bottom_first;   // for the Python implementation, which compiles the kernel from them through Triton's JIT
   TORCH_CHECK(lookups.dim() == 3 && bottom.dim() == 2 && slots.scalar_type() == at::kInt,
               "repro::dot_interaction: bottom [B, D], lookups [B, T, D], slots int32");
   auto bottom_c = bottom.contiguous(), lookups_c = lookups.contiguous(), slots_c = slots.contiguous();
