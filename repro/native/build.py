@@ -24,7 +24,8 @@ from repro.serving.model_config import Tensor, base_config, add_instances, mc
 HERE = Path(__file__).resolve().parent
 BACKENDS = {"repro_transport": (HERE / "transport_backend.cc",),   # backend name -> its source files
             "repro_torch": (HERE / "torch_backend.cc", HERE / "triton_ops.cc")}   # (the engine's kernels: cuda)
-FLAGS = ("-O2", "-std=c++17", "-shared", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror")
+FLAGS = ("-O2", "-std=c++17", "-shared", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror",
+         "-Wl,-z,nodelete")   # never unmapped: operators a library registered with libtorch outlive its models
 
 
 def _first(candidates: list[Path], what: str) -> Path:

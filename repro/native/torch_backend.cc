@@ -55,6 +55,10 @@
 
 #include "backend_common.h"
 
+namespace repro {
+void define_triton_ops();   // triton_ops.cc: the engine's kernels as operators, defined once per process
+}
+
 namespace {
 
 using repro::now_ns;
@@ -643,7 +647,13 @@ TRITONSERVER_Error* run_parts(InstanceState* s, std::vector<Part*> parts) {
 extern "C" {
 
 EXPORT TRITONSERVER_Error* TRITONBACKEND_Initialize(TRITONBACKEND_Backend*) {
-  return repro::check_api_version("repro_torch");
+  if (auto* err = repro::check_api_version("repro_torch")) return err;
+  try {
+    repro::define_triton_ops();
+  } catch (const std::exception& e) {
+    return TRITONSERVER_ErrorNew(TRITONSERVER_ERROR_INTERNAL, (std::string("repro_torch: ") + e.what()).c_str());
+  }
+  return nullptr;
 }
 
 EXPORT TRITONSERVER_Error* TRITONBACKEND_ModelInitialize(TRITONBACKEND_Model* model) {

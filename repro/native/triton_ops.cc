@@ -9,7 +9,13 @@
 // int32), then two scratch pointers (global, profile), null here: the Python side refuses kernels that need
 // them. Blocks of 32 * warps threads. The cubins assume 16-byte aligned pointers; every pointer is checked.
 #include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
+
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #ifdef REPRO_WITH_CUDA
 #include <c10/cuda/CUDAStream.h>
@@ -99,16 +105,55 @@ at::Tensor dot_interaction(const at::Tensor& bottom, const at::Tensor& lookups, 
 }  // namespace
 #endif
 
-TORCH_LIBRARY(repro, m) {
-  m.def("gather_rows(Tensor table, Tensor ids, Tensor offsets, Tensor cubin, str kernel, int warps, int shared, "
-        "int block) -> Tensor");
-  m.def("dot_interaction(Tensor bottom, Tensor lookups, Tensor slots, int kept, int width, bool bottom_first, "
-        "Tensor cubin, str kernel, int warps, int shared) -> Tensor");
+namespace repro {
+
+namespace {
+
+bool defined(c10::Dispatcher& dispatcher, const char* op) {
+  auto handle = dispatcher.findSchema({op, ""});
+  if (!handle) return false;
+#ifdef REPRO_WITH_CUDA
+  return handle->hasKernelForDispatchKey(c10::DispatchKey::CUDA);
+#else
+  return true;
+#endif
 }
 
+}  // namespace
+
+// Defines the two operators (and their CUDA kernels) once per process. Every native model folder carries its own
+// copy of this library and Triton loads each copy, so a static TORCH_LIBRARY would throw in the second copy
+// ("Only a single TORCH_LIBRARY can be used to register the namespace repro"). Here the first copy to get here
+// defines them; the others find them defined and use them. The registrations are never destroyed and the library
+// is linked with -z nodelete, so the defining copy's code stays mapped after its models unload.
+void define_triton_ops() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    auto& dispatcher = c10::Dispatcher::singleton();
+    if (!dispatcher.findSchema({"repro::gather_rows", ""})) {
+      try {
+        auto* defs = new torch::Library(torch::Library::DEF, "repro", std::nullopt, __FILE__, __LINE__);
+        defs->def("gather_rows(Tensor table, Tensor ids, Tensor offsets, Tensor cubin, str kernel, int warps, "
+                  "int shared, int block) -> Tensor");
+        defs->def("dot_interaction(Tensor bottom, Tensor lookups, Tensor slots, int kept, int width, bool bottom_first, "
+                  "Tensor cubin, str kernel, int warps, int shared) -> Tensor");
 #ifdef REPRO_WITH_CUDA
-TORCH_LIBRARY_IMPL(repro, CUDA, m) {
-  m.impl("gather_rows", &gather_rows);
-  m.impl("dot_interaction", &dot_interaction);
-}
+        auto* impls = new torch::Library(torch::Library::IMPL, "repro", c10::DispatchKey::CUDA, __FILE__, __LINE__);
+        impls->impl("gather_rows", &gather_rows);
+        impls->impl("dot_interaction", &dot_interaction);
 #endif
+        return;
+      } catch (const c10::Error&) {
+        // another copy, loading a model on another thread, is defining them: wait for it below
+      }
+    }
+    for (int waited_ms = 0; !(defined(dispatcher, "repro::gather_rows") && defined(dispatcher, "repro::dot_interaction"));
+         waited_ms += 10) {
+      TORCH_CHECK(waited_ms < 30000, "repro: the operators gather_rows and dot_interaction were registered by another "
+                  "copy of this backend but not defined within 30 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+}
+
+}  // namespace repro

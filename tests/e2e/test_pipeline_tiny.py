@@ -3,6 +3,7 @@ server and the real perf_analyzer. Runs in a temporary directory; the repo's res
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 
 import pandas as pd
@@ -320,8 +321,15 @@ def test_native_backend_serves_the_python_flavours_outputs(run, tmp_path, native
         names[backend] = write_repository(repo, cfg, spec, d["repos_h100"] / "graphs" / "dlrm" / "dense.onnx", 512,
                                           gate / "tables.npz")
     assert names["cpp"].endswith("_cpp") and (repo / names["cpp"] / "1" / "native.txt").exists()
+    # a second native model, with its own copy of the backend library, in the same server (as in the h100 gate
+    # and perf repositories): each copy registers the repro operators, and only the first may define them
+    names["twin"] = names["cpp"].removesuffix("_cpp") + "_twin_cpp"
+    shutil.copytree(repo / names["cpp"], repo / names["twin"])
+    config = repo / names["twin"] / "config.pbtxt"
+    config.write_text(config.read_text().replace(f'name: "{names["cpp"]}"', f'name: "{names["twin"]}"', 1))
     prepare_group(repo, list(names.values()))
     assert (repo / names["cpp"] / "libtriton_repro_torch.so").exists() and (repo / names["cpp"] / "1" / "engine.pt").exists()
+    assert (repo / names["twin"] / "libtriton_repro_torch.so").exists()
     settings = (repo / names["cpp"] / "1" / "native.txt").read_text()
     assert (repo / names["cpp"] / "1" / "engine.pt2").exists() == (native_engine == "aoti") == ("package engine.pt2" in settings)
     with TritonServer(Runtime(paths.RUNTIME), repo, tmp_path / "server.log", models=list(names.values())) as server:
@@ -336,6 +344,7 @@ def test_native_backend_serves_the_python_flavours_outputs(run, tmp_path, native
                 outputs[backend] = client.infer(name, inputs).as_numpy(OUTPUT.name)
             assert outputs["cpp"].shape == (batch, 1) and np.isfinite(outputs["cpp"]).all()
             assert np.abs(outputs["cpp"] - outputs["python"]).max() <= 1e-6, batch
+            assert np.array_equal(outputs["twin"], outputs["cpp"]), batch
     stats = json.loads((repo / names["cpp"] / "stats.json").read_text())   # written when the server unloads it
     assert stats["backend"] == "repro_torch" and stats["model_time_us"]["64"]["requests"] == 1
     assert stats["runs"] == {"torchscript": "torchscript engine.pt", "aoti": "aoti_package engine.pt2"}[native_engine]

@@ -24,7 +24,8 @@ PAIRS = [4, 8, 9, 12, 13, 14]
 
 def test_the_cpp_operators_have_the_python_schemas():
     source = (HERE / "triton_ops.cc").read_text()
-    defined = dict(re.findall(r'm\.def\("(\w+)(\(.*?\) -> Tensor)"\);', source.replace('"\n        "', "")))
+    joined = re.sub(r'"\s*\n\s*"', "", source)                    # adjacent string literals across lines
+    defined = dict(re.findall(r'defs->def\("(\w+)(\(.*?\) -> Tensor)"\);', joined))
     assert defined == triton_ops.SCHEMAS
 
 
