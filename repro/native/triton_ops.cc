@@ -23,7 +23,6 @@
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
 
 namespace {
@@ -129,24 +128,22 @@ bool defined(c10::Dispatcher& dispatcher, const char* op) {
 void define_triton_ops() {
   static std::once_flag once;
   std::call_once(once, [] {
-    auto& dispatcher = c10::Dispatcher::singleton();
-    if (!dispatcher.findSchema({"repro::gather_rows", ""})) {
-      try {
-        auto* defs = new torch::Library(torch::Library::DEF, "repro", std::nullopt, __FILE__, __LINE__);
-        defs->def("gather_rows(Tensor table, Tensor ids, Tensor offsets, Tensor cubin, str kernel, int warps, "
-                  "int shared, int block) -> Tensor");
-        defs->def("dot_interaction(Tensor bottom, Tensor lookups, Tensor slots, int kept, int width, bool bottom_first, "
-                  "Tensor cubin, str kernel, int warps, int shared) -> Tensor");
+    try {   // the constructor throws where another copy of this library already holds the namespace
+      auto* defs = new torch::Library(torch::Library::DEF, "repro", std::nullopt, __FILE__, __LINE__);
+      defs->def("gather_rows(Tensor table, Tensor ids, Tensor offsets, Tensor cubin, str kernel, int warps, "
+                "int shared, int block) -> Tensor");
+      defs->def("dot_interaction(Tensor bottom, Tensor lookups, Tensor slots, int kept, int width, bool bottom_first, "
+                "Tensor cubin, str kernel, int warps, int shared) -> Tensor");
 #ifdef REPRO_WITH_CUDA
-        auto* impls = new torch::Library(torch::Library::IMPL, "repro", c10::DispatchKey::CUDA, __FILE__, __LINE__);
-        impls->impl("gather_rows", &gather_rows);
-        impls->impl("dot_interaction", &dot_interaction);
+      auto* impls = new torch::Library(torch::Library::IMPL, "repro", c10::DispatchKey::CUDA, __FILE__, __LINE__);
+      impls->impl("gather_rows", &gather_rows);
+      impls->impl("dot_interaction", &dot_interaction);
 #endif
-        return;
-      } catch (const c10::Error&) {
-        // another copy, loading a model on another thread, is defining them: wait for it below
-      }
+      return;
+    } catch (const c10::Error&) {
+      // another copy defined them, or is defining them on another thread: wait until they are usable
     }
+    auto& dispatcher = c10::Dispatcher::singleton();
     for (int waited_ms = 0; !(defined(dispatcher, "repro::gather_rows") && defined(dispatcher, "repro::dot_interaction"));
          waited_ms += 10) {
       TORCH_CHECK(waited_ms < 30000, "repro: the operators gather_rows and dot_interaction were registered by another "
