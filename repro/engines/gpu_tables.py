@@ -44,23 +44,35 @@ class RowSource:
         _fill_seeded(out, self.seed, table, CHUNK_ROWS, scratch_device)
 
 
+def _fill_chunk(out: torch.Tensor, seed: int, table: int, chunk: int, scratch: torch.device) -> int:
+    """Seeded rows of chunk ``chunk`` of table ``table`` (``out``: that chunk's rows), from its own generator
+    drawn on ``scratch``: chunks can be drawn in any order, or at once."""
+    gen = torch.Generator(device=scratch)
+    gen.manual_seed(seed * 1000003 + table * 10007 + chunk)
+    values = torch.rand(out.shape[0], out.shape[1], generator=gen, device=scratch, dtype=torch.float32)
+    out.copy_(((values - 0.5) * 0.1).to(out.dtype))
+    return chunk
+
+
 def _fill_seeded(out: torch.Tensor, seed: int, table: int, chunk_rows: int, scratch: torch.device) -> None:
-    """Seeded rows of table ``table``, chunk by chunk (one generator per chunk, drawn on ``scratch``).
-    The native backend's engine module runs this same function compiled to TorchScript (``fill_seeded``)."""
-    rows = out.shape[0]
-    chunk = 0
-    for start in range(0, rows, chunk_rows):
-        stop = min(rows, start + chunk_rows)
-        gen = torch.Generator(device=scratch)
-        gen.manual_seed(seed * 1000003 + table * 10007 + chunk)
-        values = torch.rand(stop - start, out.shape[1], generator=gen, device=scratch, dtype=torch.float32)
-        out[start:stop].copy_(((values - 0.5) * 0.1).to(out.dtype))
-        chunk += 1
+    """Seeded rows of table ``table``, chunk by chunk (one generator per chunk, drawn on ``scratch``)."""
+    for chunk, start in enumerate(range(0, out.shape[0], chunk_rows)):
+        _fill_chunk(out[start:start + chunk_rows], seed, table, chunk, scratch)
+
+
+def _fill_seeded_at_once(out: torch.Tensor, seed: int, table: int, chunk_rows: int, scratch: torch.device) -> None:
+    """``_fill_seeded``'s rows, the chunks drawn at once on the inter-op threads (a CPU generator draws on one
+    core: 22B rows one chunk at a time take minutes). The native backend's engine module runs it, compiled to
+    TorchScript (``fill_seeded``)."""
+    futures = [torch.jit.fork(_fill_chunk, out[start:start + chunk_rows], seed, table, chunk, scratch)
+               for chunk, start in enumerate(range(0, out.shape[0], chunk_rows))]
+    for future in futures:
+        torch.jit.wait(future)
 
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)   # TorchScript: what libtorch runs without Python
-    fill_seeded = torch.jit.script(_fill_seeded)
+    fill_seeded = torch.jit.script(_fill_seeded_at_once)
 
 
 def offsets_of(cardinalities: list[int] | tuple[int, ...]) -> list[int]:
@@ -71,7 +83,12 @@ def pinned_empty(rows: int, dim: int, dtype: torch.dtype, device: torch.device) 
     """Host buffer the GPU can read: page-locked with cudaHostRegister (exact size; the caching
     pinned allocator would round 45 GB up to 64 GB). A plain host tensor when ``device`` is CPU."""
     host = torch.empty(rows, dim, dtype=dtype)
-    if device.type == "cuda" and host.numel():
+    return page_locked(host) if device.type == "cuda" else host
+
+
+def page_locked(host: torch.Tensor) -> torch.Tensor:
+    """``host`` page-locked in place with cudaHostRegister (for the process's lifetime)."""
+    if host.numel():
         code = torch.cuda.cudart().cudaHostRegister(host.data_ptr(), host.numel() * host.element_size(), 0)
         if int(code) != 0:
             raise RuntimeError(f"cudaHostRegister of {host.numel() * host.element_size() / 2**30:.1f} GiB failed "
@@ -129,10 +146,13 @@ class PlacedTables:
     """Size-sorted placement: GPU tables fused on the device, tables past the budget in pinned host
     memory, read by the GPU over the host link; ids [B, T] int32 -> [B, T, dim] in feature order."""
 
-    def __init__(self, source: RowSource, dtype: torch.dtype, device: torch.device, memory_threshold_gb: float):
+    def __init__(self, source: RowSource, dtype: torch.dtype, device: torch.device, memory_threshold_gb: float,
+                 placement: list[str] | None = None):
+        """``placement``: the device of each table ("GPU" | "CPU") where not the size-sorted one (a check on tables
+        cut to a few rows places them as the full model does)."""
         cards = list(source.cardinalities)
         bytes_per_value = torch.tensor([], dtype=dtype).element_size()
-        placement = place_tables(cards, source.dim, bytes_per_value, memory_threshold_gb)
+        placement = placement or place_tables(cards, source.dim, bytes_per_value, memory_threshold_gb)
         self.device, self.dim, self.threshold = device, source.dim, memory_threshold_gb
         self.groups = []
         for where in ("GPU", "CPU"):
@@ -178,8 +198,8 @@ class CachedTables(PlacedTables):
     Not CUDA-graph capturable (the miss path is data dependent); the dense part still is."""
 
     def __init__(self, source: RowSource, dtype: torch.dtype, device: torch.device, memory_threshold_gb: float,
-                 gpucacheper: float):
-        super().__init__(source, dtype, device, memory_threshold_gb)
+                 gpucacheper: float, placement: list[str] | None = None):
+        super().__init__(source, dtype, device, memory_threshold_gb, placement)
         self.host = next((g for g in self.groups if g.where == "CPU"), None)
         self.gpucacheper = gpucacheper
         rows = self.host.table.shape[0] if self.host is not None else 0
@@ -228,12 +248,12 @@ class CachedTables(PlacedTables):
 
 
 def build_sparse(kind: str, source: RowSource, dtype: torch.dtype, device: torch.device,
-                 memory_threshold_gb: float = 60.0, gpucacheper: float = 0.1):
+                 memory_threshold_gb: float = 60.0, gpucacheper: float = 0.1, placement: list[str] | None = None):
     if kind == "fused":
         return FusedTable(source, dtype, device)
     if kind == "placement":
-        return PlacedTables(source, dtype, device, memory_threshold_gb)
+        return PlacedTables(source, dtype, device, memory_threshold_gb, placement)
     if kind == "cache":
-        return CachedTables(source, dtype, device, memory_threshold_gb, gpucacheper)
+        return CachedTables(source, dtype, device, memory_threshold_gb, gpucacheper, placement)
     raise ValueError(f"unknown sparse engine '{kind}' (params.yaml: profiles.<profile>.serving.criteo.configs[].sparse); "
                      "choose fused, placement or cache")

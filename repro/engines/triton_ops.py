@@ -7,7 +7,9 @@ that the native backend runs with no Python: ``native_engine: kernels``.
 - Each call carries its kernel compiled ahead of time by the serving host's Triton (``triton.compile`` of the same
   kernel source, specialised to the model's constants: tables, width, padding, precision) as a uint8 CPU tensor of
   cubin bytes, its entry name, warps and shared memory. The module stores them as constants, so engine.pt is whole.
-- The native backend defines the same two operators in C++ (repro/native/triton_ops.cc): it loads each cubin once
+- ``repro::host_mapped`` aliases a host tensor as a CUDA tensor, page-locked, for the placement's host-resident rows
+  (the engine module's ``prepare()`` maps them; TorchScript has no other way to make such a view).
+- The native backend defines the same operators in C++ (repro/native/triton_ops.cc): it loads each cubin once
   with the CUDA runtime and launches it on PyTorch's current stream (inside the backend's CUDA graphs).
 
 The cubins are compiled with 16-byte pointer alignment hints (what Triton's JIT assumes of PyTorch's allocations);
@@ -27,6 +29,7 @@ SCHEMAS = {
                    "int block) -> Tensor",
     "dot_interaction": "(Tensor bottom, Tensor lookups, Tensor slots, int kept, int width, bool bottom_first, "
                        "Tensor cubin, str kernel, int warps, int shared) -> Tensor",
+    "host_mapped": "(Tensor host) -> Tensor",
 }
 NUM_WARPS, NUM_STAGES = 4, 3          # Triton's JIT defaults: the python flavour's launches use them
 TRITON_TYPES = {torch.float16: "*fp16", torch.float32: "*fp32"}
@@ -43,11 +46,21 @@ def _dot_interaction(bottom, lookups, slots, kept: int, width: int, bottom_first
     return gk.interaction_kernel(bottom, lookups, slots, kept, width, bottom_first)
 
 
+def _host_mapped(host):
+    """A CUDA tensor aliasing the CPU tensor ``host``, page-locked (the placement's host-resident rows, which the
+    GPU reads over the host link). In C++ the registration ends with the alias; here, with the process."""
+    if not torch.cuda.is_available():
+        raise RuntimeError("repro::host_mapped maps host rows for the GPU: it needs a CUDA device")
+    from repro.engines.gpu_tables import device_view, page_locked
+    return device_view(page_locked(host.contiguous()), torch.device("cuda", torch.cuda.current_device()))
+
+
 _LIBRARY = torch.library.Library("repro", "DEF")
 for _name, _schema in SCHEMAS.items():
     _LIBRARY.define(_name + _schema)
 _LIBRARY.impl("gather_rows", _gather_rows, "CompositeExplicitAutograd")
 _LIBRARY.impl("dot_interaction", _dot_interaction, "CompositeExplicitAutograd")
+_LIBRARY.impl("host_mapped", _host_mapped, "CPU")
 
 
 @dataclass(frozen=True)

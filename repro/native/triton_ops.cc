@@ -1,4 +1,4 @@
-// repro::gather_rows and repro::dot_interaction in libtorch, for TorchScript engines written with
+// repro::gather_rows, repro::dot_interaction and repro::host_mapped in libtorch, for TorchScript engines written with
 // native_engine: kernels (repro/engines/triton_ops.py defines the same schemas in Python, where they run the
 // kernels through Triton's JIT). Each call carries its kernel, compiled on this host by Triton from the engine's
 // Triton-language source: cubin bytes (a uint8 CPU tensor, a constant of engine.pt), entry name, warps and shared
@@ -101,6 +101,21 @@ at::Tensor dot_interaction(const at::Tensor& bottom, const at::Tensor& lookups, 
   return out;
 }
 
+// The placement's host-resident rows as a CUDA tensor: page-locked and mapped (cudaHostRegister) until the alias is
+// freed, which unregisters them; the alias keeps the host tensor alive. With unified addressing the GPU reads them
+// over the host link, inside CUDA graphs too.
+at::Tensor host_mapped(const at::Tensor& host) {
+  TORCH_CHECK(host.device().is_cpu() && host.is_contiguous(), "repro::host_mapped: a contiguous CPU tensor");
+  auto options = host.options().device(at::Device(at::kCUDA, c10::cuda::current_device()));
+  if (host.numel() == 0) return at::empty(host.sizes(), options);
+  check_cuda(cudaHostRegister(host.data_ptr(), host.nbytes(), cudaHostRegisterMapped), "registering host rows");
+  void* device = nullptr;
+  check_cuda(cudaHostGetDevicePointer(&device, host.data_ptr(), 0), "mapping host rows");
+  at::Tensor kept = host;
+  return at::from_blob(device, host.sizes(), host.strides(),
+                       [kept](void*) mutable { cudaHostUnregister(kept.data_ptr()); kept.reset(); }, options);
+}
+
 }  // namespace
 #endif
 
@@ -108,19 +123,20 @@ namespace repro {
 
 namespace {
 
-bool defined(c10::Dispatcher& dispatcher, const char* op) {
+bool defined(c10::Dispatcher& dispatcher, const char* op, c10::DispatchKey key = c10::DispatchKey::CUDA) {
   auto handle = dispatcher.findSchema({op, ""});
   if (!handle) return false;
 #ifdef REPRO_WITH_CUDA
-  return handle->hasKernelForDispatchKey(c10::DispatchKey::CUDA);
+  return handle->hasKernelForDispatchKey(key);
 #else
+  (void)key;
   return true;
 #endif
 }
 
 }  // namespace
 
-// Defines the two operators (and their CUDA kernels) once per process. Every native model folder carries its own
+// Defines the operators (and their CUDA and host kernels) once per process. Every native model folder carries its own
 // copy of this library and Triton loads each copy, so a static TORCH_LIBRARY would throw in the second copy
 // ("Only a single TORCH_LIBRARY can be used to register the namespace repro"). Here the first copy to get here
 // defines them; the others find them defined and use them. The registrations are never destroyed and the library
@@ -134,20 +150,24 @@ void define_triton_ops() {
                 "int shared, int block) -> Tensor");
       defs->def("dot_interaction(Tensor bottom, Tensor lookups, Tensor slots, int kept, int width, bool bottom_first, "
                 "Tensor cubin, str kernel, int warps, int shared) -> Tensor");
+      defs->def("host_mapped(Tensor host) -> Tensor");
 #ifdef REPRO_WITH_CUDA
       auto* impls = new torch::Library(torch::Library::IMPL, "repro", c10::DispatchKey::CUDA, __FILE__, __LINE__);
       impls->impl("gather_rows", &gather_rows);
       impls->impl("dot_interaction", &dot_interaction);
+      auto* host_impls = new torch::Library(torch::Library::IMPL, "repro", c10::DispatchKey::CPU, __FILE__, __LINE__);
+      host_impls->impl("host_mapped", &host_mapped);
 #endif
       return;
     } catch (const c10::Error&) {
       // another copy defined them, or is defining them on another thread: wait until they are usable
     }
     auto& dispatcher = c10::Dispatcher::singleton();
-    for (int waited_ms = 0; !(defined(dispatcher, "repro::gather_rows") && defined(dispatcher, "repro::dot_interaction"));
+    for (int waited_ms = 0; !(defined(dispatcher, "repro::gather_rows") && defined(dispatcher, "repro::dot_interaction") &&
+                             defined(dispatcher, "repro::host_mapped", c10::DispatchKey::CPU));
          waited_ms += 10) {
-      TORCH_CHECK(waited_ms < 30000, "repro: the operators gather_rows and dot_interaction were registered by another "
-                  "copy of this backend but not defined within 30 s");
+      TORCH_CHECK(waited_ms < 30000, "repro: the operators gather_rows, dot_interaction and host_mapped were registered "
+                  "by another copy of this backend but not defined within 30 s");
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   });

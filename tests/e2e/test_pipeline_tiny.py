@@ -294,12 +294,14 @@ def test_container_sparse_export_refuses_a_gpu_placement_without_a_gpu(run, tmp_
     assert served(input_1=tf.zeros([3, 26], tf.int32))["output_1"].shape == (3, 26 * 128)
 
 
-@pytest.mark.parametrize("native_engine", ["torchscript", "aoti"])
-def test_native_backend_serves_the_python_flavours_outputs(run, tmp_path, native_engine):
+@pytest.mark.parametrize("native_engine, sparse", [("torchscript", "fused"), ("aoti", "fused"),
+                                                   ("torchscript", "placement")])
+def test_native_backend_serves_the_python_flavours_outputs(run, tmp_path, native_engine, sparse):
     """The native C++ backend (repro_torch, built here against the venv's libtorch) and the python flavour's
     model, both on the CPU, in one real Triton server: the same trained tiny DLRM, the same engine code
     (scripted for the native one, and with ``aoti`` its forward compiled into an AOTInductor package fed the
-    scripted module's table); their outputs agree on the gate's samples."""
+    scripted module's table; with the placement, the tables past a threshold of half their bytes held apart
+    as host-resident rows); their outputs agree on the gate's samples."""
     import numpy as np
     import tritonclient.grpc as grpcclient
     from repro.families.criteo.gpu_flavour import prepare_group
@@ -314,9 +316,10 @@ def test_native_backend_serves_the_python_flavours_outputs(run, tmp_path, native
     with np.load(gate / "samples.npz") as npz:
         ids, numerical = npz["categorical"], npz["numerical"]
     repo, names = tmp_path / "repo", {}
+    threshold_gb = sum(cards) * 128 * 4 / 2 / 2**30
     for backend in ("python", "cpp"):
-        cfg = ServeConfig("dlrm", "gate", "fp32", "fused", "fused", backend=backend)
-        spec = spec_for(cfg, 0, [64], 60, 0.1, None, cardinalities=cards, device="cpu", chunk_rows=16,
+        cfg = ServeConfig("dlrm", "gate", "fp32", sparse, "fused", backend=backend)
+        spec = spec_for(cfg, 0, [64], threshold_gb, 0.1, None, cardinalities=cards, device="cpu", chunk_rows=16,
                         native_engine=native_engine)
         names[backend] = write_repository(repo, cfg, spec, d["repos_h100"] / "graphs" / "dlrm" / "dense.onnx", 512,
                                           gate / "tables.npz")

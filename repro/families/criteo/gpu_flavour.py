@@ -32,8 +32,9 @@ INPUTS = {"system": "client system shared memory (upstream's protocol); the mode
 
 def has_native(cfg: ServeConfig) -> bool:
     """Configurations the native C++ backend serves: the whole model (or the transport ceiling) on the fused
-    table, inputs from system shared memory (placement, the cache and the ensemble stay python-only)."""
-    return cfg.serving in ("fused", "transport") and cfg.sparse == "fused" and cfg.inputs == "system"
+    table or the placement, inputs from system shared memory (the cache, whose miss path no CUDA graph can hold,
+    and the ensemble stay python-only)."""
+    return cfg.serving in ("fused", "transport") and cfg.sparse in ("fused", "placement") and cfg.inputs == "system"
 
 
 def configs(options: dict, model: str) -> list[ServeConfig]:

@@ -204,8 +204,8 @@ def backend_comparison(runs: dict[str, pd.DataFrame], default: str) -> str:
                      "it on the GPU host and win: it runs the Triton-language kernels and every sparse engine",
            "cpp": "the native backend's rows beat the python backend's on the measured configurations (below): it "
                   "takes the inputs straight from the registered shared-memory region and replays the CUDA graph "
-                  "from C++, without the python backend's copies and round trip; placement, the cache and the "
-                  "ensemble stay on the python backend, which serves them"}[default]
+                  "from C++, without the python backend's copies and round trip; the cache and the ensemble stay "
+                  "on the python backend, which serves them"}[default]
     return comparison("DLRM / DCNv2", both, default, why, "profiles.<profile>.serving.criteo.default_backend")
 
 
