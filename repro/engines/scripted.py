@@ -47,6 +47,18 @@ CHECK_BATCHES = (1, 13, 64)
 CHECK_ROWS = 4096               # rows per seeded table in the check
 
 
+def seeded_rows(features: List[int], cards: List[int], dim: int, dtype: torch.dtype, device: torch.device, seed: int,
+                chunk_rows: int) -> torch.Tensor:
+    """Tables ``features`` (``cards`` rows each) fused into one [rows, dim] tensor on ``device``, their seeded rows
+    drawn on the CPU (what the modules' ``prepare()`` runs, compiled with them)."""
+    table = torch.empty(sum(cards), dim, dtype=dtype, device=device)
+    start = 0
+    for k in range(len(features)):
+        fill_seeded(table[start:start + cards[k]], seed, features[k], chunk_rows, torch.device("cpu"))
+        start += cards[k]
+    return table
+
+
 class _Dense(torch.nn.Module):
     def __init__(self, engine):
         super().__init__()
@@ -73,14 +85,9 @@ class FusedEngine(torch.nn.Module):
         """The seeded rows, generated at load (never stored in the file). Drawn on the CPU: TorchScript cannot
         make a CUDA generator (libtorch 2.11: "Unsupported device for at::make_generator_for_device"), so the
         values differ from the python flavour's CUDA draw; same function, seed and distribution."""
-        if not self.seeded:
-            return
-        table = torch.empty(sum(self.cardinalities), self.dim, dtype=self.table.dtype, device=self.offsets.device)
-        start = 0
-        for t, rows in enumerate(self.cardinalities):
-            fill_seeded(table[start:start + rows], self.seed, t, self.chunk_rows, torch.device("cpu"))
-            start += rows
-        self.table = table
+        if self.seeded:
+            self.table = seeded_rows(list(range(len(self.cardinalities))), self.cardinalities, self.dim,
+                                     self.table.dtype, self.offsets.device, self.seed, self.chunk_rows)
 
     def forward(self, categorical: torch.Tensor, numerical: torch.Tensor) -> torch.Tensor:
         lookups = self.table.index_select(0, (categorical + self.offsets).reshape(-1))
@@ -139,20 +146,14 @@ class PlacedEngine(torch.nn.Module):
         """The seeded rows generated at load (drawn on the CPU, as ``FusedEngine.prepare``), then the host rows
         mapped for the GPU: registered until the module is freed."""
         if self.seeded:
-            self.gpu_table = self.filled(self.gpu_features, self.gpu_cards, self.gpu_offsets.device)
-            self.host_table = self.filled(self.host_features, self.host_cards, torch.device("cpu"))
+            self.gpu_table = seeded_rows(self.gpu_features, self.gpu_cards, self.dim, self.gpu_table.dtype,
+                                         self.gpu_offsets.device, self.seed, self.chunk_rows)
+            self.host_table = seeded_rows(self.host_features, self.host_cards, self.dim, self.gpu_table.dtype,
+                                          torch.device("cpu"), self.seed, self.chunk_rows)
         if self.gpu_offsets.is_cuda:
             self.host_view = torch.ops.repro.host_mapped(self.host_table)
         else:
             self.host_view = self.host_table
-
-    def filled(self, features: List[int], cards: List[int], device: torch.device) -> torch.Tensor:
-        table = torch.empty(sum(cards), self.dim, dtype=self.gpu_table.dtype, device=device)
-        start = 0
-        for k in range(len(features)):
-            fill_seeded(table[start:start + cards[k]], self.seed, features[k], self.chunk_rows, torch.device("cpu"))
-            start += cards[k]
-        return table
 
     def gpu_lookup(self, ids: torch.Tensor) -> torch.Tensor:
         if self.kernels:
