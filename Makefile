@@ -18,7 +18,7 @@ export PYTHONPATH := $(CURDIR)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 DVC         := $(VENV)/bin/dvc
 
-.PHONY: image-cpu bench-native bench-widedeep pin-images calibrate-compare _force check-determinism-cpus check-params h100-kit deploy-h100 remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
+.PHONY: image-cpu bench-native bench-widedeep pin-images calibrate-compare _force check-determinism-cpus check-params h100-kit deploy-h100 bench-host-rows remeasure runtime-bundle help setup doctor test published show-published lock clean-env deploy check-determinism bench compare compare-published
 
 GPU  ?= cpu
 BASE ?=
@@ -61,6 +61,10 @@ deploy-h100: ## On the GPU host (PyTorch + CUDA; dist/h100/ and triton_repos/h10
 	@$(H100_PY) -m tools.h100_kit unpack --kit dist/h100 --work .h100
 	@REPRO_RUNTIME=$(CURDIR)/.h100/runtime/runtime PYTHONPATH=$(CURDIR)/.h100/site:$(CURDIR) \
 	  $(H100_PY) -m tools.run_profile --profile h100 --from $(FROM) $(if $(MODELS),--models $(MODELS)) $(if $(TABLES),--tables '$(TABLES)')
+
+bench-host-rows: ## On the GPU host (dist/h100/ carried): how fast the GPU reads the placement's host-resident rows, per lookup strategy [BATCHES='4096 65536']
+	@$(H100_PY) -m tools.h100_kit unpack --kit dist/h100 --work .h100
+	@PYTHONPATH=$(CURDIR)/.h100/site:$(CURDIR) $(H100_PY) -m tools.host_rows_bench $(if $(BATCHES),--batches $(BATCHES))
 
 record-%: setup ## After a GPU host's run: enter results/<profile>/ in dvc.lock (dvc commit of its measuring stages)
 	@$(PY) -m tools.check_params

@@ -44,6 +44,15 @@ def gather_rows_reference(table: torch.Tensor, ids: torch.Tensor, offsets: torch
     return table.index_select(0, rows).view(ids.shape[0], ids.shape[1], table.shape[1])
 
 
+def cached_gather_reference(cache: torch.Tensor, table: torch.Tensor, slot_of: torch.Tensor, ids: torch.Tensor,
+                            offsets: torch.Tensor) -> torch.Tensor:
+    rows = (ids + offsets).reshape(-1).long()
+    slots = slot_of.index_select(0, rows).long()
+    hit = (slots >= 0).unsqueeze(1)
+    out = torch.where(hit, cache.index_select(0, slots.clamp_min(0)), table.index_select(0, rows))
+    return out.view(ids.shape[0], ids.shape[1], table.shape[1])
+
+
 def interaction_reference(bottom: torch.Tensor, lookups: torch.Tensor, pairs: torch.Tensor, width: int,
                           bottom_first: bool) -> torch.Tensor:
     z = torch.cat([bottom.unsqueeze(1), lookups], dim=1)
@@ -63,6 +72,21 @@ if triton is not None:
         d = tl.arange(0, D)
         values = tl.load(table + row[:, None] * D + d[None, :], mask=keep[:, None])
         tl.store(out + (b[:, None] * T + t) * D + d[None, :], values, mask=keep[:, None])
+
+    @triton.jit
+    def _cached_gather(cache, table, slot_of, ids, offsets, out, batch, T: tl.constexpr, D: tl.constexpr,
+                       BLOCK: tl.constexpr):
+        t = tl.program_id(1)
+        b = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        keep = b < batch
+        row = tl.load(ids + b * T + t, mask=keep, other=0).to(tl.int64) + tl.load(offsets + t).to(tl.int64)
+        slot = tl.load(slot_of + row, mask=keep, other=-1).to(tl.int64)
+        hit = slot >= 0
+        d = tl.arange(0, D)
+        cached = tl.load(cache + slot[:, None] * D + d[None, :], mask=(keep & hit)[:, None], other=0.0)
+        missed = tl.load(table + row[:, None] * D + d[None, :], mask=(keep & (slot < 0))[:, None], other=0.0)
+        tl.store(out + (b[:, None] * T + t) * D + d[None, :], tl.where(hit[:, None], cached, missed),
+                 mask=keep[:, None])
 
     @triton.jit
     def _dot_interaction(bottom, lookups, slots, out, T: tl.constexpr, D: tl.constexpr, P: tl.constexpr,
@@ -97,6 +121,22 @@ def gather_rows(table: torch.Tensor, ids: torch.Tensor, offsets: torch.Tensor,
     if batch:
         _gather_rows[(triton.cdiv(batch, GATHER_BLOCK), tables)](table, ids.contiguous(), offsets, out, batch,
                                                                   tables, dim, GATHER_BLOCK)
+    return out
+
+
+def cached_gather(cache: torch.Tensor, table: torch.Tensor, slot_of: torch.Tensor, ids: torch.Tensor,
+                  offsets: torch.Tensor) -> torch.Tensor:
+    """[B, T] ids (int32) -> [B, T, D]: row ``offsets[t] + ids[b, t]`` of ``table`` read from ``cache`` at
+    ``slot_of[row]`` where that is >= 0 (a hit: device memory), from ``table`` otherwise (a miss: host memory
+    for the placement's host tables). One pass, no data-dependent shapes: a CUDA graph can hold it."""
+    batch, tables = ids.shape
+    dim = table.shape[1]
+    if not use_kernels(cache, slot_of, ids, offsets) or dim & (dim - 1):
+        return cached_gather_reference(cache, table, slot_of, ids, offsets)
+    out = torch.empty(batch, tables, dim, dtype=table.dtype, device=ids.device)
+    if batch:
+        _cached_gather[(triton.cdiv(batch, GATHER_BLOCK), tables)](cache, table, slot_of, ids.contiguous(), offsets,
+                                                                    out, batch, tables, dim, GATHER_BLOCK)
     return out
 
 

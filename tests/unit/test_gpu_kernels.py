@@ -32,6 +32,24 @@ def test_gather_kernel_matches_index_select(dtype):
     assert torch.equal(gk.gather_rows(table, ids, offsets), gk.gather_rows_reference(table, ids, offsets))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_cached_gather_reads_hits_from_the_cache_and_misses_from_the_table(dtype):
+    gen = torch.Generator().manual_seed(2)
+    table = torch.randn(300, DIM, generator=gen).to(dtype)
+    ids = torch.randint(0, 100, (70, TABLES), generator=gen, dtype=torch.int32)
+    offsets = torch.tensor([0, 100, 200], dtype=torch.int32)
+    cached_rows = torch.arange(0, 300, 3)
+    slot_of = torch.full((300,), -1, dtype=torch.int32)
+    slot_of[cached_rows] = torch.arange(cached_rows.numel(), dtype=torch.int32)
+    cache = table.index_select(0, cached_rows)
+    want = gk.gather_rows_reference(table, ids, offsets)
+    assert torch.equal(gk.cached_gather(cache, table, slot_of, ids, offsets), want)
+    assert torch.equal(gk.cached_gather_reference(cache, table, slot_of, ids, offsets), want)
+    poisoned = table.clone()
+    poisoned[cached_rows] = float("nan")          # hits never read the table
+    assert torch.equal(gk.cached_gather(cache, poisoned, slot_of, ids, offsets), want)
+
+
 @pytest.mark.parametrize("bottom_first", [False, True])
 @pytest.mark.parametrize("pad_to", [1, 8])
 def test_interaction_kernel_matches_the_op_by_op_reference(bottom_first, pad_to):

@@ -48,6 +48,13 @@ def test_native_model_folder_holds_the_settings_and_no_python(tmp_path):
     text = (version / "native.txt").read_text()
     assert "input categorical_features int32 26\ninput numerical_features float32 13\noutput output float32 1\n" in text
     assert "device cuda\n" in text and "graph_batches 256 65536\n" in text and "chunk_rows 16384\n" in text
+    assert "tf32 0\n" in text, "spec_for's default fp32_matmul is ieee"
+    tf32 = spec_for(ServeConfig("dlrm", "22B", "fp32", "placement", "fused", backend="cpp"), 7, [256], 60, 0.1, None,
+                    fp32_matmul="tf32")
+    name = write_repository(tmp_path / "repo", ServeConfig("dlrm", "22B", "fp32", "placement", "fused", backend="cpp"),
+                            tf32, onnx_file, 256)
+    assert "tf32 1\n" in (tmp_path / "repo" / name / "1" / "native.txt").read_text(), \
+        "the native engine runs FP32 matmuls as the python flavour's (profiles.<profile>.serving.criteo.fp32_matmul)"
 
 
 def test_a_compiled_native_engine_names_its_package_and_the_state_it_is_fed(tmp_path):

@@ -90,6 +90,7 @@ def write_native(repo: Path, cfg: ServeConfig, spec: dict, dense_onnx: Path, max
     compiled = spec.get("native_engine", "torchscript") == "aoti"
     version = native.write_model(repo / name, name, [mcfg.CATEGORICAL, mcfg.NUMERICAL], mcfg.OUTPUT, device,
                                  max_batch, spec["batch_sizes"], spec.get("chunk_rows", 0),
+                                 tf32=spec.get("fp32_matmul", "ieee") == "tf32",   # as the python flavour's engine
                                  package=PACKAGE if compiled else None, state=STATE if compiled else ())
     write_version(version, None, dense_onnx, spec, tables_npz)
     if cfg.serving == "transport":
