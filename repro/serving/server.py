@@ -4,6 +4,7 @@ kernel kills the server (PR_SET_PDEATHSIG), and the next server start stops what
 run's group is still alive (its python-backend stubs), found through the pid files in ``SERVERS``."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -81,28 +82,43 @@ class Ports:
         return f"{HOST}:{self.grpc}"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+def _bound_socket(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((HOST, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
-def ensure_port_free(port: int, what: str) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((HOST, port))
-        except OSError as exc:
-            raise ServerError(f"{what} port {HOST}:{port} is already in use ({exc.strerror}); "
-                              f"stop whatever holds it or set the port to 0 to pick a free one.") from None
+def _held_port(port: int, what: str) -> socket.socket:
+    try:
+        return _bound_socket(port)
+    except OSError as exc:
+        raise ServerError(f"{what} port {HOST}:{port} is already in use ({exc.strerror}); "
+                          f"stop whatever holds it or set the port to 0 to pick a free one.") from None
 
 
 def choose_ports(http: int = 0, grpc: int = 0, metrics: int = 0) -> Ports:
-    """Fixed ports are checked to be free; 0 picks a free port."""
-    chosen = []
-    for port, what in ((http, "HTTP"), (grpc, "gRPC"), (metrics, "metrics")):
-        if port:
-            ensure_port_free(port, what)
-        chosen.append(port or free_port())
+    """Fixed ports are checked to be free and distinct; 0 picks a free port.
+
+    Every chosen port stays bound until all three are chosen, so the kernel cannot hand the same free
+    port out twice (the server refuses HTTP and gRPC on one port)."""
+    named = (("HTTP", http), ("gRPC", grpc), ("metrics", metrics))
+    fixed = [port for _, port in named if port]
+    if len(set(fixed)) != len(fixed):
+        raise ServerError(f"the HTTP, gRPC and metrics ports must differ (got {http}, {grpc}, {metrics}); "
+                          f"set them apart or to 0 to pick free ones.")
+    with contextlib.ExitStack() as held:
+        for what, port in named:
+            if port:
+                held.enter_context(_held_port(port, what))
+        chosen = []
+        for _, port in named:
+            if not port:
+                port = int(held.enter_context(_bound_socket(0)).getsockname()[1])
+            chosen.append(port)
     return Ports(*chosen)
 
 

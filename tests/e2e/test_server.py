@@ -41,6 +41,22 @@ def test_port_in_use_is_a_clear_error(runtime, tmp_path):
             choose_ports(http=port)
 
 
+def test_picked_ports_are_distinct_and_avoid_the_fixed_ones():
+    for _ in range(300):
+        ports = choose_ports()
+        assert len({ports.http, ports.grpc, ports.metrics}) == 3
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        fixed = probe.getsockname()[1]
+    ports = choose_ports(http=fixed)
+    assert ports.http == fixed and fixed not in (ports.grpc, ports.metrics)
+
+
+def test_equal_fixed_ports_are_a_clear_error():
+    with pytest.raises(ServerError, match="ports must differ"):
+        choose_ports(http=8000, grpc=8000)
+
+
 def test_missing_model_fails_fast_with_log(runtime, tmp_path):
     (tmp_path / "models").mkdir()
     server = TritonServer(runtime, tmp_path / "models", tmp_path / "server.log", models=["nope"], ready_timeout_s=60)
