@@ -72,7 +72,7 @@ def measured_markdown(frame: pd.DataFrame, display: str, size: str, max_batch: i
                       style: str, sweep_note: str = "") -> str:
     """Heading, parameter table and the results in the family's published style (columns, unit)."""
     frame = canonical(frame)
-    labels = {c: label_of(frame, c) for c in ("engine", "precision", "device", "runtime", "versions", "serving", "inputs")
+    labels = {c: label_of(frame, c) for c in ("engine", "precision", "device", "runtime", "versions", "serving", "inputs", "backend")
               if c in frame}
     unstable = frame.loc[~frame["stable"].astype(bool), "batch"].tolist()
     note = (f"\n\nNot stable (perf_analyzer never reached its criterion, or the windows' coefficient of variation "

@@ -34,3 +34,16 @@ def test_a_table_measured_in_parts_on_two_devices_says_which_row_ran_where(tmp_p
     note = devices_note(tmp_path, {"tables": {"t1": {}, "t2": {}}})
     assert note.startswith("Measured on more than one device") and "GPU A: t1; GPU B: t1, t2" in note
     assert devices_note(tmp_path, {"tables": {"t2": {}}}) == ""
+
+
+def test_a_native_backend_table_says_the_native_backend_serves_it():
+    """The parameter table's model format follows the rows' backend label: a native row never reads
+    "python-backend model"."""
+    from repro import paths
+    from repro.report.measured import measured_markdown
+    frame = pd.read_csv(paths.ROOT / "results/h100/perf/widedeep_gpu_fp16_systemshm_cpp.csv")
+    native = measured_markdown(frame, "Wide & Deep", "small preset", 131072, 1, "widedeep")
+    assert "one native C++ backend model (repro_torch: the whole model)" in native
+    assert "python-backend" not in native.split("| Model format")[1].splitlines()[0]
+    python = measured_markdown(frame.assign(backend="python"), "Wide & Deep", "small preset", 131072, 1, "widedeep")
+    assert "one python-backend model (the whole model)" in python
